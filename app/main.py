@@ -1,0 +1,66 @@
+"""The app factory. The lifespan owns every long-lived client; nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
+from app.queue import CeleryQueue, JobQueue
+from app.routes import jobs, system
+from app.service import JobService
+from kinora import __version__
+from kinora.config import Settings
+from kinora.docstore import open_docstore
+from kinora.jobstore import JobStore
+from kinora.keys import KeyStore
+from kinora.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+
+def open_queue(settings: Settings, jobs: JobStore) -> JobQueue:
+    if settings.embedded:
+        # Embedded mode only: the worker (and torch) live in this process.
+        from worker.embedded import EmbeddedWorker
+
+        worker = EmbeddedWorker(settings, jobs)
+        worker.start()
+        return worker
+    return CeleryQueue(settings)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        docs = open_docstore(settings)
+        jobs_store = JobStore(docs)
+        queue = open_queue(settings, jobs_store)
+        app.state.keys = KeyStore(docs)
+        app.state.service = JobService(settings=settings, docs=docs, jobs=jobs_store, queue=queue,
+                                       storage=open_storage(settings))
+        log.info("kinora ready in %s mode", "embedded" if settings.embedded else "production")
+        try:
+            yield
+        finally:
+            queue.close()
+
+    app = FastAPI(
+        title="Kinora",
+        version=__version__,
+        summary="Self-hostable video generation: a prompt in, a watermarked MP4 out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    app.include_router(system.router)
+    app.include_router(jobs.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

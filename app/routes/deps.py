@@ -1,0 +1,23 @@
+"""Route dependencies: the service from the app's state, and job → public schema conversion."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from app.schemas import JobOutputPublic, JobPublic
+from app.service import JobService
+from kinora.jobs import Job
+
+
+def get_service(request: Request) -> JobService:
+    return request.app.state.service
+
+
+def to_public(job: Job, request: Request) -> JobPublic:
+    output = None
+    if job.output is not None:
+        base = request.app.state.settings.public_url
+        path = request.app.url_path_for("get_job_content", job_id=job.id)
+        url = base.rstrip("/") + path if base else str(request.url_for("get_job_content", job_id=job.id))
+        output = JobOutputPublic(url=url, **job.output.model_dump(exclude={"uri"}))
+    return JobPublic(**job.model_dump(exclude={"owner", "output", "attempts"}), output=output)

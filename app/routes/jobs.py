@@ -1,0 +1,70 @@
+"""Jobs: create (POST /generate), poll, list, cancel, download."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from app.auth import require_key
+from app.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    responses,
+)
+from app.routes.deps import get_service, to_public
+from app.schemas import GenerateRequest, JobList, JobPublic
+from app.service import JobService
+from kinora.keys import ApiKey
+
+router = APIRouter(tags=["jobs"], responses=responses(Unauthorized))
+
+Key = Annotated[ApiKey, Depends(require_key)]
+Service = Annotated[JobService, Depends(get_service)]
+
+
+@router.post("/generate", status_code=202, response_model=JobPublic,
+             responses=responses(InvalidRequest, PayloadTooLarge, ServiceUnavailable))
+def generate(body: GenerateRequest, key: Key, service: Service, request: Request, response: Response) -> JobPublic:
+    """Queue a video generation. Poll the job at the `Location` header until it is terminal."""
+    job = service.create(key.id, body)
+    response.headers["Location"] = request.app.url_path_for("get_job", job_id=job.id)
+    return to_public(job, request)
+
+
+@router.get("/jobs", response_model=JobList, responses=responses(InvalidRequest))
+def list_jobs(key: Key, service: Service, request: Request,
+              limit: Annotated[int, Query(ge=1, le=100)] = 20,
+              after: Annotated[str | None, Query(max_length=64, description="Cursor from next_cursor.")] = None,
+              ) -> JobList:
+    """The caller's jobs, newest first."""
+    jobs, has_more = service.list(key.id, limit, after)
+    return JobList(data=[to_public(j, request) for j in jobs], has_more=has_more,
+                   next_cursor=jobs[-1].id if has_more else None)
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic, responses=responses(NotFound))
+def get_job(job_id: str, key: Key, service: Service, request: Request) -> JobPublic:
+    return to_public(service.get(key.id, job_id), request)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobPublic, responses=responses(NotFound, Conflict))
+def cancel_job(job_id: str, key: Key, service: Service, request: Request) -> JobPublic:
+    """A queued job is cancelled at once; a running one stops at its next diffusion step."""
+    return to_public(service.cancel(key.id, job_id), request)
+
+
+@router.get("/jobs/{job_id}/content", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}, "description": "The MP4."},
+                       302: {"description": "Redirect to a presigned object-storage URL."},
+                       **responses(NotFound, Conflict)})
+def get_job_content(job_id: str, key: Key, service: Service) -> Response:
+    located = service.content(key.id, job_id)
+    if located.url:
+        return RedirectResponse(located.url, status_code=302)
+    return FileResponse(located.path, media_type="video/mp4", filename=f"{job_id}.mp4")

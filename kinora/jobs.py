@@ -1,0 +1,144 @@
+"""The job: its status machine and the typed contract shared by the gateway and the workers.
+
+A job carries ids, the fully resolved request and storage URIs, never media bytes. State changes are
+pure functions ``Job -> Job`` so that the stores can apply them atomically and tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    in_progress = "in_progress"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.completed, JobStatus.failed, JobStatus.cancelled)
+
+
+def new_id(prefix: str) -> str:
+    """A time-ordered id: ids sort by creation time, which gives newest-first listing for free."""
+    return f"{prefix}_{time.time_ns() // 1000:014x}{secrets.token_hex(6)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class GenerationRequest(BaseModel):
+    """What the worker needs to render a job, every default resolved."""
+
+    prompt: str
+    negative_prompt: str | None = None
+    model: str
+    duration: float
+    fps: int
+    width: int
+    height: int
+    seed: int
+    steps: int
+    guidance_scale: float
+
+
+class JobOutput(BaseModel):
+    uri: str = Field(description="Storage URI of the MP4 (internal).")
+    content_type: str = "video/mp4"
+    width: int
+    height: int
+    fps: int
+    frames: int
+    seconds: float
+    bytes: int
+    model: str
+    native: dict[str, int] = Field(default_factory=dict, description="Size, frames and fps the model produced.")
+    upscaler: str = "lanczos"
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class Job(BaseModel):
+    id: str
+    owner: str
+    status: JobStatus = JobStatus.queued
+    progress: int = 0
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    request: GenerationRequest
+    output: JobOutput | None = None
+    error: JobError | None = None
+    cancel_requested: bool = False
+    attempts: int = 0
+
+
+def new_job(owner: str, request: GenerationRequest) -> Job:
+    return Job(id=new_id("job"), owner=owner, created_at=utcnow(), request=request)
+
+
+# --- transitions --------------------------------------------------------------------------------------
+
+
+def start(job: Job) -> Job | None:
+    """Queued (or redelivered after a worker died) → in_progress. None when there is nothing to run."""
+    if job.status.is_terminal:
+        return None
+    if job.cancel_requested:
+        return finish_cancelled(job)
+    return job.model_copy(
+        update={"status": JobStatus.in_progress, "started_at": utcnow(), "progress": 0,
+                "attempts": job.attempts + 1}
+    )
+
+
+def set_progress(job: Job, progress: int) -> Job | None:
+    if job.status is not JobStatus.in_progress or progress <= job.progress:
+        return None
+    return job.model_copy(update={"progress": min(progress, 99)})
+
+
+def complete(job: Job, output: JobOutput) -> Job | None:
+    if job.status is not JobStatus.in_progress or job.cancel_requested:
+        return None
+    return job.model_copy(
+        update={"status": JobStatus.completed, "progress": 100, "output": output, "completed_at": utcnow()}
+    )
+
+
+def fail(job: Job, code: str, message: str) -> Job | None:
+    if job.status.is_terminal:
+        return None
+    return job.model_copy(
+        update={"status": JobStatus.failed, "error": JobError(code=code, message=message),
+                "completed_at": utcnow()}
+    )
+
+
+def finish_cancelled(job: Job) -> Job | None:
+    if job.status.is_terminal:
+        return None
+    return job.model_copy(
+        update={"status": JobStatus.cancelled, "cancel_requested": True, "completed_at": utcnow(),
+                "error": JobError(code="cancelled", message="The job was cancelled.")}
+    )
+
+
+def request_cancel(job: Job) -> Job | None:
+    """A queued job is cancelled at once; a running one is flagged and stops at its next diffusion step."""
+    if job.status.is_terminal:
+        return None
+    if job.status is JobStatus.queued:
+        return finish_cancelled(job)
+    return job.model_copy(update={"cancel_requested": True})

@@ -1,0 +1,131 @@
+"""The model registry: a name → the pipeline that runs it, where its weights come from, and its native rules.
+
+Torch-free: the gateway uses it to validate requests and to describe models.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    pipeline: str  # diffusers pipeline class name
+    weights: str  # "preset:<name>" for built-in tiny presets, else a folder name under KINORA_MODELS_DIR
+    description: str
+    random_weights: bool
+    native_fps: int
+    frame_multiple: int  # native frame counts are frame_multiple·k + 1
+    size_multiple: int  # native width and height are multiples of this
+    native_area: int  # pixels per frame the model is made for; sizes keep the aspect ratio around it
+    max_frames: int
+    default_steps: int
+    default_guidance: float
+
+    @property
+    def max_seconds(self) -> float:
+        return (self.max_frames - 1) / self.native_fps
+
+    @property
+    def is_preset(self) -> bool:
+        return self.weights.startswith("preset:")
+
+    def weights_path(self, models_dir: Path) -> Path | None:
+        return None if self.is_preset else Path(models_dir) / self.weights
+
+    def describe(self, models_dir: Path) -> dict:
+        info = asdict(self)
+        info["max_seconds"] = round(self.max_seconds, 3)
+        path = self.weights_path(models_dir)
+        info["available"] = path is None or path.is_dir()
+        return info
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="ltx-tiny",
+            family="ltx",
+            pipeline="LTXPipeline",
+            weights="preset:ltx-tiny",
+            description=(
+                "Tiny LTX-Video pipeline with RANDOM transformer and VAE weights (text encoder: the real "
+                "all-MiniLM-L6-v2). It exercises the whole service on a CPU in about a second but produces "
+                "noise-like video that does not follow the prompt."
+            ),
+            random_weights=True,
+            native_fps=24,
+            frame_multiple=8,
+            size_multiple=32,
+            native_area=224 * 128,
+            max_frames=481,
+            default_steps=8,
+            default_guidance=3.0,
+        ),
+        ModelSpec(
+            name="ltx-video",
+            family="ltx",
+            pipeline="LTXPipeline",
+            weights="LTX-Video",
+            description=(
+                "Lightricks LTX-Video in diffusers format, loaded from KINORA_MODELS_DIR/LTX-Video "
+                "(download it there; nothing is fetched at run time). Needs a GPU for practical speed."
+            ),
+            random_weights=False,
+            native_fps=24,
+            frame_multiple=8,
+            size_multiple=32,
+            native_area=768 * 512,
+            max_frames=257,
+            default_steps=40,
+            default_guidance=3.0,
+        ),
+    )
+}
+
+
+class UnknownModel(KeyError):
+    pass
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownModel(name) from None
+
+
+# --- native size and frame planning --------------------------------------------------------------------
+
+
+def round_to_multiple(value: float, multiple: int) -> int:
+    return max(multiple, int(round(value / multiple)) * multiple)
+
+
+def native_frames(spec: ModelSpec, seconds: float) -> int:
+    """Frames the model must produce to cover ``seconds`` at its native rate: the next frame_multiple·k + 1."""
+    needed = max(1, math.ceil(seconds * spec.native_fps - 1e-9))
+    k = math.ceil((needed - 1) / spec.frame_multiple)
+    return spec.frame_multiple * k + 1
+
+
+def native_size(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
+    """The model's native size closest to the requested aspect ratio, about ``native_area`` pixels."""
+    aspect = width / height
+    w = round_to_multiple(math.sqrt(spec.native_area * aspect), spec.size_multiple)
+    h = round_to_multiple(math.sqrt(spec.native_area / aspect), spec.size_multiple)
+    return w, h
+
+
+def output_frame_count(seconds: float, fps: int) -> int:
+    return max(1, round(seconds * fps))
+
+
+def retime_indices(n_native: int, native_fps: int, n_out: int, out_fps: int) -> list[int]:
+    """For each output frame, the native frame shown at the same instant (nearest, clamped)."""
+    return [min(n_native - 1, round(i * native_fps / out_fps)) for i in range(n_out)]

@@ -1,0 +1,65 @@
+"""Tiny presets: small configs of the real pipeline classes with fixed seeds, for tests and the embedded mode.
+
+Built the way diffusers' own tests build ``get_dummy_components``. The transformer and VAE have random
+weights: the video is noise-like and does not follow the prompt. The text encoder is the real MiniLM.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import (
+    AutoencoderKLLTXVideo,
+    FlowMatchEulerDiscreteScheduler,
+    LTXPipeline,
+    LTXVideoTransformer3DModel,
+)
+
+from models.text_encoder import HIDDEN_SIZE, load_minilm
+
+
+def tiny_ltx_components(seed: int = 0) -> dict:
+    # patch_size 4 and three spatio-temporal downsamplings give LTX-Video's real compression: 32× in space,
+    # 8× in time, so the tiny preset has the same frame (8k+1) and size (×32) rules as the real model.
+    torch.manual_seed(seed)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False),
+        decoder_spatio_temporal_scaling=(True, True, True, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=4,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    torch.manual_seed(seed)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=HIDDEN_SIZE,
+    )
+    text_encoder, tokenizer = load_minilm()
+    return {
+        "transformer": transformer,
+        "vae": vae,
+        "scheduler": FlowMatchEulerDiscreteScheduler(),
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+    }
+
+
+PRESETS = {"ltx-tiny": lambda: LTXPipeline(**tiny_ltx_components())}

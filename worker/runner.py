@@ -1,0 +1,101 @@
+"""Run one job end to end: pipeline → post-process → encode → storage → job store.
+
+A plain function shared by the Celery task (production) and the embedded worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from kinora.config import Settings
+from kinora.jobs import Job, JobOutput, JobStatus
+from kinora.jobstore import JobStore
+from kinora.storage import Storage
+from models.pipeline import VideoGenerator
+from models.registry import output_frame_count
+from worker.encode import CONTENT_TYPE, encode_mp4
+from worker.postprocess import output_frames
+from worker.watermark import render_watermark
+
+log = logging.getLogger(__name__)
+
+DIFFUSION_SHARE = 90  # progress points given to diffusion steps; the rest covers encoding and upload
+
+
+class JobCancelled(Exception):
+    pass
+
+
+@dataclass
+class Runtime:
+    """What a worker process holds for its whole life: stores, storage and one loaded model."""
+
+    settings: Settings
+    jobs: JobStore
+    storage: Storage
+    generator: VideoGenerator
+
+
+def run_job(job_id: str, rt: Runtime) -> Job | None:
+    job = rt.jobs.start(job_id)
+    if job is None or job.status is not JobStatus.in_progress:
+        return job
+    log.info("job %s started (attempt %d)", job_id, job.attempts)
+
+    def on_step(done: int, total: int) -> None:
+        rt.jobs.progress(job_id, DIFFUSION_SHARE * done // total)
+        if rt.jobs.cancel_requested(job_id):
+            raise JobCancelled
+
+    uri = None
+    try:
+        if job.request.model != rt.generator.spec.name:
+            raise ValueError(f"this worker serves {rt.generator.spec.name}, not {job.request.model}")
+        native = rt.generator.generate(job.request, on_step)
+        with tempfile.TemporaryDirectory(prefix="kinora-") as tmp:
+            path = Path(tmp) / f"{job_id}.mp4"
+            output = render_video(job, native.frames, native.fps, path, rt)
+            if rt.jobs.cancel_requested(job_id):
+                raise JobCancelled
+            uri = rt.storage.put_file(path, f"{job_id}.mp4", CONTENT_TYPE)
+        done = rt.jobs.complete(job_id, output.model_copy(update={"uri": uri}))
+        if done is None:  # cancelled between the upload and now
+            raise JobCancelled
+        log.info("job %s completed", job_id)
+        return done
+    except JobCancelled:
+        if uri:
+            rt.storage.delete(uri)
+        log.info("job %s cancelled", job_id)
+        return rt.jobs.finish_cancelled(job_id)
+    except SoftTimeLimitExceeded:
+        return rt.jobs.fail(job_id, "timeout", "The job exceeded the worker's time limit.")
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        return rt.jobs.fail(job_id, "generation_failed", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def render_video(job: Job, native, native_fps: int, path: Path, rt: Runtime) -> JobOutput:
+    req, settings = job.request, rt.settings
+    count = output_frame_count(req.duration, req.fps)
+    mark = render_watermark(req.width, req.height, settings.watermark_text, settings.watermark_position)
+    frames = output_frames(native, native_fps, width=req.width, height=req.height, fps=req.fps, count=count,
+                           mark=mark)
+    metadata = {
+        "title": req.prompt[:200],
+        "comment": f"kinora job_id={job.id} model={req.model} seed={req.seed}",
+        "description": settings.watermark_text,
+    }
+    written = encode_mp4(frames, path, fps=req.fps, width=req.width, height=req.height, metadata=metadata,
+                         crf=settings.video_crf, preset=settings.video_preset)
+    rt.jobs.progress(job.id, 99)
+    return JobOutput(
+        uri="", width=req.width, height=req.height, fps=req.fps, frames=written, seconds=round(written / req.fps, 3),
+        bytes=path.stat().st_size, model=req.model,
+        native={"width": native.shape[2], "height": native.shape[1], "frames": native.shape[0], "fps": native_fps},
+    )

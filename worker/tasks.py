@@ -1,0 +1,41 @@
+"""The Celery task: thin. It parses the message, calls ``run_job`` with the process's Runtime."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
+
+from worker.celery_app import GENERATE_TASK, create_celery, queue_for
+from worker.runner import Runtime, run_job
+from worker.runtime import build_runtime
+
+
+class GenerateTask(Task):
+    @cached_property
+    def runtime(self) -> Runtime:
+        return build_runtime(self.app.kinora_settings)
+
+
+def register_tasks(app: Celery) -> Task:
+    @app.task(name=GENERATE_TASK, base=GenerateTask, bind=True)
+    def generate(self: GenerateTask, job_id: str) -> None:
+        run_job(job_id, self.runtime)
+
+    return generate
+
+
+def run_worker(settings, extra_args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Start a Celery worker: one process per GPU, the model loaded once in it, after the fork."""
+    app = create_celery(settings)
+    task = register_tasks(app)
+
+    @worker_process_init.connect(weak=False)
+    def load_model(**_: object) -> None:
+        task.runtime  # noqa: B018 - load now, not on the first job
+
+    app.worker_main([
+        "worker", "--pool=prefork", "--concurrency=1", "--loglevel=INFO",
+        "-Q", queue_for(settings, settings.loaded_model), *extra_args,
+    ])
