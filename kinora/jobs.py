@@ -7,6 +7,7 @@ pure functions ``Job -> Job`` so that the stores can apply them atomically and t
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -26,9 +27,20 @@ class JobStatus(StrEnum):
         return self in (JobStatus.completed, JobStatus.failed, JobStatus.cancelled)
 
 
+_last_us = 0
+_id_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """A time-ordered id: ids sort by creation time, which gives newest-first listing for free."""
-    return f"{prefix}_{time.time_ns() // 1000:014x}{secrets.token_hex(6)}"
+    """A time-ordered id: ids sort by creation time, which gives newest-first listing for free.
+
+    Microseconds, strictly increasing within a process, then random bits for uniqueness across processes.
+    """
+    global _last_us
+    with _id_lock:
+        _last_us = max(time.time_ns() // 1000, _last_us + 1)
+        stamp = _last_us
+    return f"{prefix}_{stamp:014x}{secrets.token_hex(6)}"
 
 
 def utcnow() -> datetime:

@@ -57,7 +57,7 @@ class VideoGenerator:
                 raise WeightsNotFound(f"weights for {spec.name} not found at {path}")
             dtype = torch.bfloat16 if device == "cuda" else torch.float32
             pipe_cls = getattr(diffusers, spec.pipeline)
-            pipe = pipe_cls.from_pretrained(path, torch_dtype=dtype, local_files_only=True)
+            pipe = pipe_cls.from_pretrained(path, dtype=dtype, local_files_only=True)
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         log.info("loaded model %s on %s", spec.name, device)

@@ -16,7 +16,7 @@ class Watermark:
     y: int
     rgb: np.ndarray  # (h, w, 3) float32
     alpha: np.ndarray  # (h, w, 1) float32 in [0, 1]
-    text_mask: np.ndarray  # (h, w) bool: pixels fully covered by the text glyphs
+    text_mask: np.ndarray  # (h, w) bool: pixels (almost) fully covered by the text glyphs
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -44,7 +44,7 @@ def render_watermark(width: int, height: int, text: str, position: str) -> Water
     x = margin if horizontal == "left" else width - box_w - margin
     y = margin if vertical == "top" else height - box_h - margin
     return Watermark(x=max(0, x), y=max(0, y), rgb=rgb.astype(np.float32), alpha=alpha.astype(np.float32),
-                     text_mask=text_a[..., 0] > 0.99)
+                     text_mask=text_a[..., 0] > 0.9)
 
 
 def apply_watermark(frame: np.ndarray, mark: Watermark) -> np.ndarray:

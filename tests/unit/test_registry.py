@@ -1,0 +1,46 @@
+import pytest
+
+from models.registry import REGISTRY, get_spec, native_frames, native_size, output_frame_count, retime_indices
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_native_frames_follow_the_8k_plus_1_rule_and_cover_the_duration(name):
+    spec = get_spec(name)
+    for seconds in (0.1, 1, 2.5, 5, spec.max_seconds):
+        frames = native_frames(spec, seconds)
+        assert (frames - 1) % spec.frame_multiple == 0
+        assert frames >= seconds * spec.native_fps
+        assert frames - spec.frame_multiple < seconds * spec.native_fps + 1
+
+
+def test_fifteen_seconds_at_24_fps_needs_361_native_frames():
+    assert native_frames(get_spec("ltx-tiny"), 15) == 361
+
+
+@pytest.mark.parametrize(("w", "h"), [(854, 480), (480, 854), (480, 480), (1920, 1080), (64, 1920)])
+def test_native_size_is_a_multiple_of_32_with_the_requested_aspect(w, h):
+    spec = get_spec("ltx-video")
+    nw, nh = native_size(spec, w, h)
+    assert nw % 32 == 0 and nh % 32 == 0
+    assert (nw > nh) == (w > h) or w == h
+    if w / h < 4:
+        assert abs(nw / nh - w / h) / (w / h) < 0.2
+
+
+def test_ltx_video_native_16_9_size():
+    assert native_size(get_spec("ltx-video"), 1280, 720) == (832, 480)
+
+
+def test_output_frame_count_and_retiming():
+    assert output_frame_count(15, 24) == 360
+    assert output_frame_count(2.5, 30) == 75
+    assert retime_indices(5, 24, 5, 24) == [0, 1, 2, 3, 4]
+    assert retime_indices(9, 24, 4, 12) == [0, 2, 4, 6]
+    # Never past the last native frame.
+    assert max(retime_indices(9, 24, 30, 60)) == 8
+
+
+def test_the_tiny_preset_says_its_weights_are_random():
+    spec = get_spec("ltx-tiny")
+    assert spec.random_weights and "RANDOM" in spec.description
+    assert spec.max_seconds >= 15  # the example request from the docs fits in one pass

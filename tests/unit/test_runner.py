@@ -1,0 +1,118 @@
+"""The job runner with the real tiny LTX pipeline, a SQLite job store and local storage."""
+
+import threading
+
+import pytest
+
+from kinora.config import Settings
+from kinora.docstore import SqliteDocStore
+from kinora.jobs import GenerationRequest, JobStatus, new_job
+from kinora.jobstore import JobStore
+from kinora.storage import LocalStorage
+from models.pipeline import VideoGenerator
+from models.registry import get_spec
+from tests.media import decode_mp4, watermark_visible
+from worker.runner import Runtime, run_job
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return VideoGenerator.load(get_spec("ltx-tiny"), models_dir=None, device="cpu")
+
+
+@pytest.fixture
+def runtime(tmp_path, generator):
+    settings = Settings(data_dir=tmp_path, watermark_text="Kinora AI", watermark_position="top-left")
+    return Runtime(settings=settings, jobs=JobStore(SqliteDocStore(tmp_path / "db")),
+                   storage=LocalStorage(tmp_path / "objects"), generator=generator)
+
+
+def request(**overrides):
+    base = dict(prompt="a red ball", model="ltx-tiny", duration=1.0, fps=24, width=320, height=192, seed=3,
+                steps=3, guidance_scale=3.0)
+    return GenerationRequest(**(base | overrides))
+
+
+def test_a_job_runs_to_a_watermarked_mp4_in_storage(runtime):
+    job = new_job("key_a", request(fps=30, duration=1.5))
+    runtime.jobs.add(job)
+    done = run_job(job.id, runtime)
+    assert done.status is JobStatus.completed and done.progress == 100
+    out = done.output
+    assert (out.width, out.height, out.fps, out.frames, out.seconds) == (320, 192, 30, 45, 1.5)
+    assert out.native["frames"] == 41 and out.native["width"] % 32 == 0
+    path = runtime.storage.locate(out.uri).path
+    assert path.stat().st_size == out.bytes
+    video = decode_mp4(path)
+    assert len(video.frames) == 45 and (video.width, video.height) == (320, 192)
+    assert f"job_id={job.id}" in video.metadata["comment"] and "model=ltx-tiny" in video.metadata["comment"]
+    assert all(watermark_visible(f, 320, 192, "Kinora AI", "top-left") for f in video.frames)
+
+
+def test_the_same_seed_gives_the_same_frames(runtime):
+    a, b = new_job("k", request()), new_job("k", request())
+    for job in (a, b):
+        runtime.jobs.add(job)
+        run_job(job.id, runtime)
+    fa = decode_mp4(runtime.storage.locate(runtime.jobs.get(a.id).output.uri).path).frames
+    fb = decode_mp4(runtime.storage.locate(runtime.jobs.get(b.id).output.uri).path).frames
+    assert all((x == y).all() for x, y in zip(fa, fb, strict=True))
+
+
+def test_cancel_during_diffusion_stops_within_one_step_and_stores_nothing(runtime, monkeypatch):
+    job = new_job("k", request(steps=50))
+    runtime.jobs.add(job)
+    steps_seen = []
+    original = runtime.jobs.progress
+
+    def progress(job_id, value):
+        steps_seen.append(value)
+        if len(steps_seen) == 3:  # the user cancels while step 3 runs
+            runtime.jobs.request_cancel(job_id)
+        original(job_id, value)
+
+    monkeypatch.setattr(runtime.jobs, "progress", progress)
+    ended = run_job(job.id, runtime)
+    assert ended.status is JobStatus.cancelled
+    assert len(steps_seen) == 3
+    assert not list((runtime.settings.data_dir / "objects").glob("*.mp4"))
+
+
+def test_a_cancelled_queued_job_never_runs(runtime):
+    job = new_job("k", request())
+    runtime.jobs.add(job)
+    runtime.jobs.request_cancel(job.id)
+    assert run_job(job.id, runtime) is None
+    assert runtime.jobs.get(job.id).status is JobStatus.cancelled
+    assert not list((runtime.settings.data_dir / "objects").glob("*.mp4"))
+
+
+def test_a_failing_generation_is_data_in_the_job(runtime, monkeypatch):
+    job = new_job("k", request())
+    runtime.jobs.add(job)
+
+    def boom(*_, **__):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(runtime.generator, "generate", boom)
+    ended = run_job(job.id, runtime)
+    assert ended.status is JobStatus.failed
+    assert ended.error.code == "generation_failed" and "out of memory" in ended.error.message
+
+
+def test_progress_is_reported_at_every_step(runtime):
+    job = new_job("k", request(steps=6))
+    runtime.jobs.add(job)
+    seen = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.append(runtime.jobs.get(job.id).progress)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    run_job(job.id, runtime)
+    stop.set()
+    t.join()
+    assert seen == sorted(seen) and seen[-1] == 100
