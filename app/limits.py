@@ -15,19 +15,28 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"The request body exceeds {self.max_bytes} bytes."
+        too_large = error_response(413, PayloadTooLarge.code, f"The request body exceeds {self.max_bytes} bytes.")
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await error_response(413, PayloadTooLarge.code, message)(scope, receive, send)
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
+        # No Content-Length (chunked): read up to the limit here, then replay what was read.
+        messages: list[Message] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            msg = await receive()
-            seen += len(msg.get("body", b""))
+        while True:
+            message = await receive()
+            messages.append(message)
+            seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise PayloadTooLarge(message)
-            return msg
+                await too_large(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
