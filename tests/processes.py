@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,8 @@ import httpx
 
 from tests.conftest import wait_until
 
-KINORA = shutil.which("kinora") or str(Path(sys.executable).parent / "kinora")
+# The `kinora` installed beside this interpreter (the venv under test), whatever PATH holds.
+KINORA = str(Path(sys.executable).parent / "kinora")
 
 
 def kinora_env(**settings: object) -> dict[str, str]:
