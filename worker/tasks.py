@@ -7,6 +7,8 @@ from functools import cached_property
 from celery import Celery, Task
 from celery.signals import worker_process_init
 
+from kinora.docstore import open_docstore
+from kinora.jobstore import JobStore
 from worker.celery_app import GENERATE_TASK, create_celery, queue_for
 from worker.runner import Runtime, run_job
 from worker.runtime import build_runtime
@@ -21,7 +23,12 @@ class GenerateTask(Task):
 def register_tasks(app: Celery) -> Task:
     @app.task(name=GENERATE_TASK, base=GenerateTask, bind=True)
     def generate(self: GenerateTask, job_id: str) -> None:
-        run_job(job_id, self.runtime)
+        try:
+            runtime = self.runtime
+        except Exception as exc:  # the model did not load: say so in the job rather than leave it queued
+            JobStore(open_docstore(self.app.kinora_settings)).fail(job_id, "model_unavailable", str(exc)[:500])
+            raise
+        run_job(job_id, runtime)
 
     return generate
 
