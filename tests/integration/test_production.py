@@ -8,6 +8,9 @@ import httpx
 import psutil
 import pytest
 
+from kinora.config import Settings
+from kinora.docstore import open_docstore
+from kinora.jobstore import JobStore
 from tests.conftest import free_port, wait_until
 from tests.media import decode_mp4, watermark_visible
 from tests.processes import create_key, kinora_env, running, serving
@@ -31,7 +34,8 @@ def stack(tmp_path, redis_url, redis_prefix, s3_endpoint, s3_bucket):
                 raise AssertionError((tmp_path / "worker.log").read_text()[-3000:]) from None
             s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
                               aws_secret_access_key="test")
-            yield client, worker, s3, s3_bucket, tmp_path
+            jobs = JobStore(open_docstore(Settings(redis_url=redis_url, redis_prefix=redis_prefix)))
+            yield client, worker, s3, s3_bucket, tmp_path, jobs
 
 
 def wait_status(client, job_id, statuses, timeout=90):
@@ -40,7 +44,7 @@ def wait_status(client, job_id, statuses, timeout=90):
 
 
 def test_a_job_goes_through_celery_to_the_bucket_and_downloads_by_presigned_url(stack):
-    client, _, s3, bucket, tmp = stack
+    client, _, s3, bucket, tmp, _ = stack
     assert client.get("/readyz").json()["checks"]["worker"] == "ok: ltx-tiny"
     r = client.post("/generate", json={"prompt": "Une mer agitée au coucher du soleil", "duration": 1.5,
                                        "resolution": "720p", "fps": 30, "steps": 3})
@@ -66,7 +70,7 @@ def test_a_job_goes_through_celery_to_the_bucket_and_downloads_by_presigned_url(
 
 
 def test_cancel_reaches_a_running_celery_job_and_nothing_is_stored(stack):
-    client, _, s3, bucket, _ = stack
+    client, _, s3, bucket, _, _ = stack
     job_id = client.post("/generate", json={"prompt": "long", "duration": 20, "steps": 200}).json()["id"]
     wait_until(lambda: client.get(f"/jobs/{job_id}").json()["progress"] > 0, 60, what="progress")
     assert client.post(f"/jobs/{job_id}/cancel").status_code == 200
@@ -76,7 +80,7 @@ def test_cancel_reaches_a_running_celery_job_and_nothing_is_stored(stack):
 
 
 def test_a_job_survives_its_worker_process_being_killed(stack):
-    client, worker, s3, bucket, tmp = stack
+    client, worker, s3, bucket, tmp, jobs = stack
     job_id = client.post("/generate", json={"prompt": "survive", "duration": 20, "steps": 60}).json()["id"]
     wait_until(lambda: client.get(f"/jobs/{job_id}").json()["progress"] > 0, 60, what="progress")
     # Kill the pool process running the job; Celery requeues the unacknowledged task (acks_late +
@@ -86,3 +90,4 @@ def test_a_job_survives_its_worker_process_being_killed(stack):
     done = wait_status(client, job_id, {"completed", "failed"}, timeout=180)
     assert done["status"] == "completed", (tmp / "worker.log").read_text()[-3000:]
     assert s3.head_object(Bucket=bucket, Key=f"videos/{job_id}.mp4")["ContentLength"] == done["output"]["bytes"]
+    assert jobs.get(job_id).attempts == 2  # it really ran twice: once killed, once to completion
