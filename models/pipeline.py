@@ -6,6 +6,7 @@ weights are a tiny preset or a real checkpoint.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ class VideoGenerator:
             return kwargs
 
         generator = torch.Generator(device="cpu").manual_seed(req.seed)
+        extra = {}
+        if "frame_rate" in inspect.signature(self.pipe.__call__).parameters:  # LTX conditions on the frame rate
+            extra["frame_rate"] = self.spec.native_fps
         with torch.inference_mode():
             out = self.pipe(
                 prompt=req.prompt,
@@ -80,7 +84,7 @@ class VideoGenerator:
                 width=width,
                 height=height,
                 num_frames=num_frames,
-                frame_rate=self.spec.native_fps,
+                **extra,
                 num_inference_steps=steps,
                 guidance_scale=req.guidance_scale,
                 generator=generator,

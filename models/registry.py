@@ -85,6 +85,42 @@ REGISTRY: dict[str, ModelSpec] = {
             default_steps=40,
             default_guidance=3.0,
         ),
+        ModelSpec(
+            name="wan-tiny",
+            family="wan",
+            pipeline="WanPipeline",
+            weights="preset:wan-tiny",
+            description=(
+                "Tiny Wan 2.1 pipeline with RANDOM transformer and VAE weights (text encoder: the real "
+                "all-MiniLM-L6-v2), for tests of Wan's frame and size rules. Noise-like video."
+            ),
+            random_weights=True,
+            native_fps=16,
+            frame_multiple=4,
+            size_multiple=16,
+            native_area=160 * 96,
+            max_frames=81,
+            default_steps=4,
+            default_guidance=5.0,
+        ),
+        ModelSpec(
+            name="wan2.1-t2v-1.3b",
+            family="wan",
+            pipeline="WanPipeline",
+            weights="Wan2.1-T2V-1.3B-Diffusers",
+            description=(
+                "Wan 2.1 text-to-video 1.3B in diffusers format, loaded from "
+                "KINORA_MODELS_DIR/Wan2.1-T2V-1.3B-Diffusers (download it there; nothing is fetched at run time)."
+            ),
+            random_weights=False,
+            native_fps=16,
+            frame_multiple=4,
+            size_multiple=16,
+            native_area=832 * 480,
+            max_frames=81,
+            default_steps=50,
+            default_guidance=5.0,
+        ),
     )
 }
 

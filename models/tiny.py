@@ -9,9 +9,12 @@ from __future__ import annotations
 import torch
 from diffusers import (
     AutoencoderKLLTXVideo,
+    AutoencoderKLWan,
     FlowMatchEulerDiscreteScheduler,
     LTXPipeline,
     LTXVideoTransformer3DModel,
+    WanPipeline,
+    WanTransformer3DModel,
 )
 
 from models.text_encoder import HIDDEN_SIZE, load_minilm
@@ -62,4 +65,37 @@ def tiny_ltx_components(seed: int = 0) -> dict:
     }
 
 
-PRESETS = {"ltx-tiny": lambda: LTXPipeline(**tiny_ltx_components())}
+def tiny_wan_components(seed: int = 0) -> dict:
+    # Wan 2.1's compression: 8× in space (×2 patches → sizes multiple of 16) and 4× in time (4k+1 frames).
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    torch.manual_seed(seed)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=HIDDEN_SIZE,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    text_encoder, tokenizer = load_minilm()
+    return {
+        "transformer": transformer,
+        "vae": vae,
+        "scheduler": FlowMatchEulerDiscreteScheduler(shift=7.0),
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+    }
+
+
+PRESETS = {
+    "ltx-tiny": lambda: LTXPipeline(**tiny_ltx_components()),
+    "wan-tiny": lambda: WanPipeline(**tiny_wan_components()),
+}

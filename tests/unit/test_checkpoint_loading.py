@@ -10,16 +10,18 @@ from models.registry import get_spec
 from models.tiny import PRESETS
 
 
-def test_a_checkpoint_folder_loads_through_the_registry(tmp_path):
-    PRESETS["ltx-tiny"]().save_pretrained(tmp_path / "LTX-Video")
-    spec = dataclasses.replace(get_spec("ltx-video"), native_area=224 * 128, default_steps=2)
+@pytest.mark.parametrize(("preset", "model", "frames"),
+                         [("ltx-tiny", "ltx-video", 17), ("wan-tiny", "wan2.1-t2v-1.3b", 9)])
+def test_a_checkpoint_folder_loads_through_the_registry(tmp_path, preset, model, frames):
+    spec = dataclasses.replace(get_spec(model), native_area=224 * 128)
+    PRESETS[preset]().save_pretrained(tmp_path / spec.weights)
     gen = VideoGenerator.load(spec, tmp_path, device="cpu")
-    assert type(gen.pipe).__name__ == "LTXPipeline"
-    req = GenerationRequest(prompt="a boat", model="ltx-video", duration=0.5, fps=24, width=224, height=128,
+    assert type(gen.pipe).__name__ == spec.pipeline
+    req = GenerationRequest(prompt="a boat", model=model, duration=0.5, fps=24, width=224, height=128,
                             seed=1, steps=2, guidance_scale=3.0)
     steps = []
     video = gen.generate(req, lambda done, total: steps.append((done, total)))
-    assert video.frames.shape == (17, 128, 224, 3) and video.frames.dtype.name == "uint8"
+    assert video.frames.shape == (frames, 128, 224, 3) and video.frames.dtype.name == "uint8"
     assert steps == [(1, 2), (2, 2)]
 
 

@@ -4,7 +4,7 @@ from models.registry import REGISTRY, get_spec, native_frames, native_size, outp
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
-def test_native_frames_follow_the_8k_plus_1_rule_and_cover_the_duration(name):
+def test_native_frames_follow_the_k_plus_1_rule_and_cover_the_duration(name):
     spec = get_spec(name)
     for seconds in (0.1, 1, 2.5, 5, spec.max_seconds):
         frames = native_frames(spec, seconds)
@@ -27,8 +27,17 @@ def test_native_size_is_a_multiple_of_32_with_the_requested_aspect(w, h):
         assert abs(nw / nh - w / h) / (w / h) < 0.2
 
 
-def test_ltx_video_native_16_9_size():
+def test_native_16_9_sizes_of_the_real_models():
     assert native_size(get_spec("ltx-video"), 1280, 720) == (832, 480)
+    assert native_size(get_spec("wan2.1-t2v-1.3b"), 1280, 720) == (848, 480)
+
+
+def test_family_rules():
+    names = ("ltx-tiny", "ltx-video", "wan-tiny", "wan2.1-t2v-1.3b")
+    assert [get_spec(n).frame_multiple for n in names] == [8, 8, 4, 4]
+    assert [get_spec(n).size_multiple for n in names] == [32, 32, 16, 16]
+    assert native_frames(get_spec("wan-tiny"), 5) == 81  # Wan's 81 frames at 16 fps
+    assert native_size(get_spec("wan-tiny"), 854, 480)[0] % 16 == 0
 
 
 def test_output_frame_count_and_retiming():

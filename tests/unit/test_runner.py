@@ -116,3 +116,15 @@ def test_progress_is_reported_at_every_step(runtime):
     stop.set()
     t.join()
     assert seen == sorted(seen) and seen[-1] == 100
+
+
+def test_a_wan_job_follows_wan_rules_end_to_end(tmp_path):
+    rt = Runtime(settings=Settings(data_dir=tmp_path), jobs=JobStore(SqliteDocStore(tmp_path / "db")),
+                 storage=LocalStorage(tmp_path / "objects"),
+                 generator=VideoGenerator.load(get_spec("wan-tiny"), models_dir=None, device="cpu"))
+    job = new_job("k", request(model="wan-tiny", duration=1.0, fps=24, steps=2))
+    rt.jobs.add(job)
+    done = run_job(job.id, rt)
+    assert done.status is JobStatus.completed, done.error
+    assert done.output.native == {"width": 160, "height": 96, "frames": 17, "fps": 16}
+    assert len(decode_mp4(rt.storage.locate(done.output.uri).path).frames) == 24
