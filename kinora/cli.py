@@ -74,9 +74,8 @@ def worker(ctx: typer.Context) -> None:
         spec = get_spec(settings.loaded_model)
     except UnknownModel:
         raise typer.BadParameter(f"unknown model {settings.loaded_model!r} (KINORA_WORKER_MODEL)") from None
-    weights = spec.weights_path(settings.models_dir)
-    if weights is not None and not weights.is_dir():
-        typer.echo(f"Weights for {spec.name} are missing: put the checkpoint folder at {weights}.", err=True)
+    if missing := spec.missing_weights(settings.models_dir):
+        typer.echo(f"Weights for {spec.name} are missing: put the checkpoint folder at {missing}.", err=True)
         raise typer.Exit(2)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from worker.tasks import run_worker

@@ -53,9 +53,9 @@ class VideoGenerator:
         if spec.is_preset:
             pipe = PRESETS[spec.weights.removeprefix("preset:")]()
         else:
+            if missing := spec.missing_weights(models_dir):
+                raise WeightsNotFound(f"weights for {spec.name} not found at {missing}")
             path = spec.weights_path(models_dir)
-            if path is None or not path.is_dir():
-                raise WeightsNotFound(f"weights for {spec.name} not found at {path}")
             dtype = torch.bfloat16 if device == "cuda" else torch.float32
             pipe_cls = getattr(diffusers, spec.pipeline)
             pipe = pipe_cls.from_pretrained(path, dtype=dtype, local_files_only=True)

@@ -37,11 +37,15 @@ class ModelSpec:
     def weights_path(self, models_dir: Path) -> Path | None:
         return None if self.is_preset else Path(models_dir) / self.weights
 
+    def missing_weights(self, models_dir: Path) -> Path | None:
+        """The checkpoint folder this model needs when it is not there; None when the weights are at hand."""
+        path = self.weights_path(models_dir)
+        return path if path is not None and not path.is_dir() else None
+
     def describe(self, models_dir: Path) -> dict:
         info = asdict(self)
         info["max_seconds"] = round(self.max_seconds, 3)
-        path = self.weights_path(models_dir)
-        info["available"] = path is None or path.is_dir()
+        info["available"] = self.missing_weights(models_dir) is None
         return info
 
 
