@@ -12,6 +12,7 @@ from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.queue import CeleryQueue, JobQueue
 from app.routes import jobs, system
+from app.schemas import GenerateRequest
 from app.service import JobService
 from kinora import __version__
 from kinora.config import Settings
@@ -63,4 +64,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(jobs.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    document_request_bodies(app)
     return app
+
+
+def document_request_bodies(app: FastAPI) -> None:
+    """POST /generate reads JSON or multipart itself; add the schemas its request body refers to."""
+    default = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = default()
+        request = GenerateRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(request.pop("$defs", {}))
+        components["GenerateRequest"] = request
+        components["GenerateForm"] = {
+            "title": "GenerateForm",
+            "description": "The GenerateRequest fields as form fields (`segments` as a JSON string), "
+                           "with `image` or `video` as a file.",
+            "allOf": [{"$ref": "#/components/schemas/GenerateRequest"}],
+            "properties": {"image": {"type": "string", "format": "binary"},
+                           "video": {"type": "string", "format": "binary"},
+                           "segments": {"type": "string", "description": "JSON array of {prompt, duration}."}},
+        }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kinora.jobs import GenerationRequest, JobError, JobStatus
+from kinora.jobs import GenerationRequest, JobError, JobStatus, MediaRef
 
 Resolution = Literal["480p", "720p", "1080p"]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
@@ -17,8 +17,42 @@ MAX_PIXELS = 1920 * 1080
 MAX_PROMPT = 4000
 
 
+MAX_SEGMENTS = 24
+
+
+class JobReference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job_id: str = Field(min_length=1, max_length=64, description="A completed job of yours; its video is the input.")
+
+
+class UrlReference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2048, description="An http(s) URL, if the server allows URL inputs.")
+
+
+MediaInput = Annotated[str | JobReference | UrlReference, Field(description=(
+    "A `data:` URL (base64), an http(s) URL (when the operator enables URL inputs), a job id, "
+    "`{\"job_id\": ...}` or `{\"url\": ...}`. In multipart requests, a file part."))]
+
+
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
+    duration: float = Field(gt=0, le=60)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain text")
+        return value.strip()
+
+
 class GenerateRequest(BaseModel):
-    """A text-to-video request. Unknown fields are rejected so that typos do not pass silently."""
+    """A video request: text, plus optionally an image to animate or a video to extend or modify.
+
+    Unknown fields are rejected so that typos do not pass silently.
+    """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"prompt": "Une mer agitée au coucher du soleil", "duration": 15}]})
@@ -35,6 +69,17 @@ class GenerateRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed; chosen and echoed when omitted.")
     steps: int | None = Field(None, ge=1, le=200, description="Diffusion steps; the model's default when omitted.")
     guidance_scale: float | None = Field(None, ge=0, le=30, description="Classifier-free guidance scale.")
+    image: MediaInput | None = Field(None, description="Animate this image (PNG, JPEG or WebP).")
+    image_position: Literal["first", "last"] = Field("first", description="The video starts (or ends) on the image.")
+    video: MediaInput | None = Field(None, description="A clip to extend or modify (MP4, MOV or WebM).")
+    mode: Literal["extend", "modify"] | None = Field(
+        None, description="With `video`: `extend` adds `duration` seconds after it (the default), `modify` "
+                          "regenerates it following the prompt.")
+    strength: float | None = Field(None, ge=0.05, le=1, description="modify: how far from the source (default 0.6).")
+    include_input: bool = Field(True, description="extend: the output starts with the input clip.")
+    segments: list[SegmentIn] | None = Field(
+        None, min_length=1, max_length=MAX_SEGMENTS,
+        description="Tell a story in parts: each prompt for its duration; `duration` becomes their sum.")
 
     @field_validator("prompt")
     @classmethod
@@ -56,7 +101,18 @@ class GenerateRequest(BaseModel):
             raise ValueError("give both width and height, or neither")
         if self.width and self.height and self.width * self.height > MAX_PIXELS:
             raise ValueError(f"width × height must not exceed {MAX_PIXELS} pixels")
+        if self.segments:
+            total = round(sum(s.duration for s in self.segments), 6)
+            if total > 60:
+                raise ValueError("the segments' durations must add up to at most 60 seconds")
+            if "duration" in self.model_fields_set and abs(self.duration - total) > 1e-6:
+                raise ValueError("duration must equal the sum of the segments' durations (or be omitted)")
+            self.duration = total
         return self
+
+    def sets_size(self) -> bool:
+        """Whether the client chose the output shape, rather than leaving it to follow an input."""
+        return bool({"width", "aspect_ratio"} & self.model_fields_set)
 
     def output_size(self) -> tuple[int, int]:
         if self.width and self.height:
@@ -79,6 +135,31 @@ class JobOutputPublic(BaseModel):
     model: str
     native: dict[str, int]
     upscaler: str
+    interpolation: str
+    segments: int
+
+
+class MediaPublic(BaseModel):
+    """An input as the job echoes it (without its internal storage URI)."""
+
+    kind: Literal["image", "video"]
+    content_type: str
+    width: int
+    height: int
+    frames: int | None = None
+    fps: float | None = None
+    seconds: float | None = None
+    source: str
+    job_id: str | None = None
+
+    @classmethod
+    def of(cls, ref: MediaRef | None) -> MediaPublic | None:
+        return None if ref is None else cls(**ref.model_dump(exclude={"uri"}))
+
+
+class RequestPublic(GenerationRequest):
+    image: MediaPublic | None = None  # type: ignore[assignment]
+    video: MediaPublic | None = None  # type: ignore[assignment]
 
 
 class JobPublic(BaseModel):
@@ -89,7 +170,7 @@ class JobPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
-    request: GenerationRequest
+    request: RequestPublic
     output: JobOutputPublic | None
     error: JobError | None
     cancel_requested: bool
@@ -113,7 +194,9 @@ class ModelInfo(BaseModel):
     native_fps: int
     frame_multiple: int
     size_multiple: int
-    max_seconds: float
+    max_seconds: float = Field(description="Longest video per request (chained runs when above run_seconds).")
+    run_seconds: float = Field(description="Longest clip one run of the model makes.")
+    inputs: list[str] = Field(description="What it can be conditioned on: text, image, video.")
     default_steps: int
     default_guidance: float
 

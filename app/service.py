@@ -2,41 +2,83 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
 from app.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from app.inputs import (
+    MEDIA_FIELDS,
+    Accepted,
+    Upload,
+    check_combination,
+    read_source,
+    store,
+    validate_job_video,
+    validate_upload,
+)
 from app.queue import JobQueue, QueueUnavailable
-from app.schemas import GenerateRequest
+from app.schemas import MAX_PIXELS, MAX_SIDE, GenerateRequest
 from kinora.config import Settings
 from kinora.docstore import DocStore
-from kinora.jobs import GenerationRequest, Job, JobStatus, new_job
+from kinora.jobs import GenerationRequest, Job, JobStatus, MediaRef, Segment, new_id, utcnow
 from kinora.jobstore import JobStore
 from kinora.storage import Located, Storage
 from kinora.workers import live_workers
 from models.registry import REGISTRY, ModelSpec, UnknownModel, get_spec
 
+DEFAULT_STRENGTH = 0.6
 
-def resolve_request(req: GenerateRequest, spec: ModelSpec) -> GenerationRequest:
+
+def resolve_request(req: GenerateRequest, spec: ModelSpec, media: dict[str, MediaRef] | None = None
+                    ) -> GenerationRequest:
     """Every default made explicit, so the job echoes exactly what will be rendered."""
-    if req.duration > spec.max_seconds:
+    media = media or {}
+    image, video = media.get("image"), media.get("video")
+    mode = (req.mode or "extend") if video else "generate"
+    duration = req.duration
+    if mode == "modify" and video is not None:
+        duration = video.seconds or duration  # a modification regenerates the whole clip
+    if duration > spec.max_seconds:
         raise InvalidRequest(
             f"duration: {spec.name} renders at most {spec.max_seconds:g} s per request",
             param="duration", code="duration_too_long",
         )
-    width, height = req.output_size()
+    shape = image or video
+    width, height = req.output_size() if req.sets_size() or shape is None else follow_aspect(req, shape)
+    segments = [Segment(prompt=s.prompt, duration=s.duration) for s in req.segments or []]
     return GenerationRequest(
         prompt=req.prompt,
         negative_prompt=req.negative_prompt,
         model=spec.name,
-        duration=req.duration,
+        duration=duration,
         fps=req.fps,
         width=width,
         height=height,
         seed=req.seed if req.seed is not None else secrets.randbelow(2**32),
         steps=req.steps or spec.default_steps,
         guidance_scale=req.guidance_scale if req.guidance_scale is not None else spec.default_guidance,
+        segments=segments,
+        image=image,
+        image_position=req.image_position,
+        video=video,
+        mode=mode,
+        strength=(req.strength if req.strength is not None else DEFAULT_STRENGTH) if mode == "modify" else None,
+        include_input=req.include_input,
     )
+
+
+def follow_aspect(req: GenerateRequest, media: MediaRef) -> tuple[int, int]:
+    """The output shape when only an input says it: a video keeps its size unless a resolution is asked for;
+    otherwise the input's aspect ratio at the requested resolution. Even sizes, within the limits."""
+    if media.kind == "video" and "resolution" not in req.model_fields_set:
+        width, height = media.width, media.height
+    else:
+        short = int(req.resolution.removesuffix("p"))
+        scale = short / min(media.width, media.height)
+        width, height = media.width * scale, media.height * scale
+    scale = min(1.0, MAX_SIDE / max(width, height), math.sqrt(MAX_PIXELS / (width * height)))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
 @dataclass
@@ -59,8 +101,15 @@ class JobService:
                                  param="model", code="model_not_available")
         return spec
 
-    def create(self, owner: str, req: GenerateRequest) -> Job:
-        job = new_job(owner, resolve_request(req, self.model_spec(req.model)))
+    def create(self, owner: str, req: GenerateRequest, uploads: dict[str, Upload] | None = None) -> Job:
+        uploads = uploads or {}
+        spec = self.model_spec(req.model)
+        check_combination(req, uploads, spec.inputs)
+        accepted = {name: self._accept(owner, name, getattr(req, name), uploads) for name in MEDIA_FIELDS}
+        job_id = new_id("job")
+        # Only now, with every input valid, is anything stored.
+        media = {name: store(name, a, job_id, self.storage) for name, a in accepted.items() if a is not None}
+        job = Job(id=job_id, owner=owner, created_at=utcnow(), request=resolve_request(req, spec, media))
         self.jobs.add(job)
         try:
             self.queue.submit(job)
@@ -69,6 +118,16 @@ class JobService:
             raise ServiceUnavailable("The job queue is unreachable; retry later.",
                                      code="queue_unavailable") from None
         return job
+
+    def _accept(self, owner: str, name: str, value: object, uploads: dict[str, Upload]) -> Accepted | None:
+        source = read_source(name, value, uploads, self.settings)
+        if source is None:
+            return None
+        if isinstance(source, str):  # a job id
+            job = self.jobs.get(source)
+            return Accepted(kind=name, job=validate_job_video(name, job if job and job.owner == owner else None,
+                                                                 source))
+        return Accepted(kind=name, info=validate_upload(name, source, self.settings), upload=source)
 
     def get(self, owner: str, job_id: str) -> Job:
         job = self.jobs.get(job_id)

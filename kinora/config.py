@@ -41,11 +41,16 @@ class Settings(BaseSettings):
     # Output.
     watermark_text: str = Field("AI-generated", min_length=1, max_length=64)
     watermark_position: WatermarkPosition = "bottom-right"
+    upscaler: Literal["auto", "learned", "lanczos"] = "auto"
+    interpolation: Literal["flow", "nearest"] = "flow"
     video_crf: int = Field(20, ge=0, le=51)
     video_preset: str = "veryfast"
 
     # Limits.
-    max_body_bytes: int = Field(1 << 20, ge=1024)
+    max_body_bytes: int = Field(100 << 20, ge=1024)
+    max_media_bytes: int = Field(64 << 20, ge=1024)
+    max_input_seconds: float = Field(60, gt=0, le=600)
+    url_inputs: bool = False  # fetch image/video inputs from http(s) URLs (never from private addresses)
     job_soft_time_limit_s: int = Field(3600, ge=10)
     job_time_limit_s: int = Field(3900, ge=20)
 

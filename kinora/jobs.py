@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -47,19 +48,55 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class MediaRef(BaseModel):
+    """An input image or video, validated by the gateway and kept in object storage: the job holds only this."""
+
+    uri: str = Field(description="Storage URI (internal).")
+    kind: Literal["image", "video"]
+    content_type: str
+    width: int
+    height: int
+    frames: int | None = None
+    fps: float | None = None
+    seconds: float | None = None
+    source: Literal["upload", "data_url", "url", "job"]
+    job_id: str | None = Field(None, description="The job whose video this is, for job references.")
+
+
+class Segment(BaseModel):
+    """One part of the story: this prompt for this many seconds."""
+
+    prompt: str
+    duration: float
+
+
 class GenerationRequest(BaseModel):
     """What the worker needs to render a job, every default resolved."""
 
     prompt: str
     negative_prompt: str | None = None
     model: str
-    duration: float
+    duration: float = Field(description="Seconds of new video (for extend: added after the input).")
     fps: int
     width: int
     height: int
     seed: int
     steps: int
     guidance_scale: float
+    segments: list[Segment] = Field(default_factory=list, description="Prompts in order; durations sum to duration.")
+    image: MediaRef | None = None
+    image_position: Literal["first", "last"] = "first"
+    video: MediaRef | None = None
+    mode: Literal["generate", "extend", "modify"] = "generate"
+    strength: float | None = Field(None, description="modify: how far from the source video (0–1).")
+    include_input: bool = Field(True, description="extend: the output starts with the input video.")
+
+    @property
+    def output_seconds(self) -> float:
+        """Length of the delivered video: the input clip is part of it when an extension includes it."""
+        if self.mode == "extend" and self.include_input and self.video is not None:
+            return self.duration + (self.video.seconds or 0)
+        return self.duration
 
 
 class JobOutput(BaseModel):
@@ -74,6 +111,8 @@ class JobOutput(BaseModel):
     model: str
     native: dict[str, int] = Field(default_factory=dict, description="Size, frames and fps the model produced.")
     upscaler: str = "lanczos"
+    interpolation: str = Field("none", description="How frames were added to reach fps: none, flow or nearest.")
+    segments: int = Field(1, description="Model runs chained to cover the duration.")
 
 
 class JobError(BaseModel):

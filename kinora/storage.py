@@ -24,6 +24,8 @@ class Located:
 
 class Storage(Protocol):
     def put_file(self, path: Path, key: str, content_type: str) -> str: ...
+    def put_bytes(self, data: bytes, key: str, content_type: str) -> str: ...
+    def read_bytes(self, uri: str) -> bytes: ...
     def delete(self, uri: str) -> None: ...
     def locate(self, uri: str) -> Located: ...
     def ping(self) -> None: ...
@@ -52,6 +54,18 @@ class LocalStorage:
         tmp.write_bytes(path.read_bytes())
         tmp.replace(dest)
         return uri
+
+    def put_bytes(self, data: bytes, key: str, content_type: str) -> str:
+        uri = self.SCHEME + key
+        dest = self._path(uri)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+        return uri
+
+    def read_bytes(self, uri: str) -> bytes:
+        return self._path(uri).read_bytes()
 
     def delete(self, uri: str) -> None:
         self._path(uri).unlink(missing_ok=True)
@@ -90,6 +104,20 @@ class S3Storage:
         full = self.prefix + key
         self.client.upload_file(str(path), self.bucket, full, ExtraArgs={"ContentType": content_type})
         return f"s3://{self.bucket}/{full}"
+
+    def put_bytes(self, data: bytes, key: str, content_type: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        full = self.prefix + key
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data, ContentType=content_type)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(str(exc)) from exc
+        return f"s3://{self.bucket}/{full}"
+
+    def read_bytes(self, uri: str) -> bytes:
+        bucket, key = self._split(uri)
+        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def delete(self, uri: str) -> None:
         bucket, key = self._split(uri)

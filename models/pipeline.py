@@ -15,6 +15,8 @@ from pathlib import Path
 import diffusers
 import numpy as np
 import torch
+from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+from PIL import Image
 
 from kinora.jobs import GenerationRequest
 from models.registry import ModelSpec, native_frames, native_size
@@ -61,35 +63,104 @@ class VideoGenerator:
             pipe = pipe_cls.from_pretrained(path, dtype=dtype, local_files_only=True)
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
+        if hasattr(pipe.vae, "use_framewise_decoding"):
+            # Decode a run a few frames at a time: the decoder's memory then no longer grows with the run length.
+            pipe.vae.use_framewise_decoding = True
         log.info("loaded model %s on %s", spec.name, device)
         return cls(spec, pipe, device)
 
     def generate(self, req: GenerationRequest, on_step: StepCallback) -> NativeVideo:
+        """One run covering the whole request, text only (the request must fit one run)."""
         width, height = native_size(self.spec, req.width, req.height)
-        num_frames = native_frames(self.spec, req.duration)
-        steps = req.steps
+        frames = self.generate_run(RunInputs(
+            prompt=req.prompt, negative_prompt=req.negative_prompt, width=width, height=height,
+            num_frames=native_frames(self.spec, req.duration), seed=req.seed, steps=req.steps,
+            guidance_scale=req.guidance_scale), on_step)
+        return NativeVideo(frames=frames, fps=self.spec.native_fps)
+
+    def generate_run(self, run: RunInputs, on_step: StepCallback) -> np.ndarray:
+        """One model run → (F, H, W, 3) uint8 frames at the native size."""
+        steps = effective_steps(run.steps, run.strength if run.source is not None else 1.0)
 
         def callback(pipe: object, i: int, t: object, kwargs: dict) -> dict:
             on_step(i + 1, steps)  # may raise to stop within one step (cancellation)
             return kwargs
 
-        generator = torch.Generator(device="cpu").manual_seed(req.seed)
-        extra = {}
-        if "frame_rate" in inspect.signature(self.pipe.__call__).parameters:  # LTX conditions on the frame rate
-            extra["frame_rate"] = self.spec.native_fps
         with torch.inference_mode():
-            out = self.pipe(
-                prompt=req.prompt,
-                negative_prompt=req.negative_prompt or "",
-                width=width,
-                height=height,
-                num_frames=num_frames,
-                **extra,
-                num_inference_steps=steps,
-                guidance_scale=req.guidance_scale,
-                generator=generator,
-                output_type="np",
-                callback_on_step_end=callback,
-            )
+            out = self.pipe(**self.pipe_arguments(run), output_type="np", callback_on_step_end=callback)
         frames = np.asarray(out.frames[0])
-        return NativeVideo(frames=(frames.clip(0, 1) * 255).round().astype(np.uint8), fps=self.spec.native_fps)
+        return (frames.clip(0, 1) * 255).round().astype(np.uint8)
+
+    def pipe_arguments(self, run: RunInputs) -> dict:
+        """The diffusers call for a run: prompt, sizes, seed, and its image/video conditions."""
+        params = inspect.signature(self.pipe.__call__).parameters
+        args: dict = dict(
+            prompt=run.prompt, negative_prompt=run.negative_prompt or "", width=run.width, height=run.height,
+            num_frames=run.num_frames, num_inference_steps=run.steps, guidance_scale=run.guidance_scale,
+            generator=torch.Generator(device="cpu").manual_seed(run.seed),
+        )
+        if "frame_rate" in params:  # LTX conditions on the frame rate
+            args["frame_rate"] = self.spec.native_fps
+        conditions = run.conditions()
+        if (conditions or run.source is not None) and "conditions" not in params:
+            raise ValueError(f"{self.spec.name} cannot be conditioned on images or videos")
+        if conditions:
+            args["conditions"] = [_ltx_condition(c) for c in conditions]
+        if run.source is not None:  # modify: start from the noised source clip instead of pure noise
+            with torch.inference_mode():
+                args["latents"] = self._encode_video(run.source, run.width, run.height)
+            args["denoise_strength"] = run.strength
+        return args
+
+    def _encode_video(self, frames: list[np.ndarray], width: int, height: int) -> torch.Tensor:
+        """Normalised VAE latents of a clip, the form the pipeline's denoising starts from."""
+        pipe = self.pipe
+        video = pipe.video_processor.preprocess_video([Image.fromarray(f) for f in frames], height, width)
+        vae = pipe.vae
+        latents = vae.encode(video.to(self.device, dtype=vae.dtype)).latent_dist.mode()
+        return pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std).float()
+
+
+def effective_steps(steps: int, strength: float) -> int:
+    """Denoising steps a run really takes: a modify run of strength s skips the first (1 - s) of them."""
+    return max(1, min(int(steps * strength), steps))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Frames the generated clip must show at ``index``: one image, or a clip starting there."""
+
+    frames: list[np.ndarray]
+    index: int = 0
+    is_image: bool = False
+
+
+@dataclass
+class RunInputs:
+    prompt: str
+    negative_prompt: str | None
+    width: int
+    height: int
+    num_frames: int
+    seed: int
+    steps: int
+    guidance_scale: float
+    lead: list[np.ndarray] | None = None  # frames the run continues from (its first frames re-create them)
+    image: np.ndarray | None = None
+    image_index: int = 0
+    source: list[np.ndarray] | None = None  # modify: the clip to regenerate
+    strength: float = 1.0
+
+    def conditions(self) -> list[Condition]:
+        found = []
+        if self.lead:
+            found.append(Condition(frames=self.lead))
+        if self.image is not None:
+            found.append(Condition(frames=[self.image], index=self.image_index, is_image=True))
+        return found
+
+
+def _ltx_condition(condition: Condition) -> LTXVideoCondition:
+    if condition.is_image:
+        return LTXVideoCondition(image=Image.fromarray(condition.frames[0]), frame_index=condition.index)
+    return LTXVideoCondition(video=[Image.fromarray(f) for f in condition.frames], frame_index=condition.index)

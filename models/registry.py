@@ -9,6 +9,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+MAX_REQUEST_SECONDS = 60.0  # longest video one request may ask for; longer than one model run → chained segments
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -25,10 +27,23 @@ class ModelSpec:
     max_frames: int
     default_steps: int
     default_guidance: float
+    # What a request may condition on besides text. "image": animate an image; "video": extend or modify a
+    # clip. A model that takes video can also chain runs, each conditioned on the tail of the previous one.
+    inputs: tuple[str, ...] = ("text",)
+    overlap_frames: int = 0  # native frames of the previous run each chained run is conditioned on
+
+    @property
+    def run_seconds(self) -> float:
+        """Longest clip one run of the model makes."""
+        return (self.max_frames - 1) / self.native_fps
+
+    @property
+    def can_chain(self) -> bool:
+        return "video" in self.inputs and self.overlap_frames > 0
 
     @property
     def max_seconds(self) -> float:
-        return (self.max_frames - 1) / self.native_fps
+        return MAX_REQUEST_SECONDS if self.can_chain else self.run_seconds
 
     @property
     def is_preset(self) -> bool:
@@ -45,6 +60,8 @@ class ModelSpec:
     def describe(self, models_dir: Path) -> dict:
         info = asdict(self)
         info["max_seconds"] = round(self.max_seconds, 3)
+        info["run_seconds"] = round(self.run_seconds, 3)
+        info["inputs"] = list(self.inputs)
         info["available"] = self.missing_weights(models_dir) is None
         return info
 
@@ -55,7 +72,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="ltx-tiny",
             family="ltx",
-            pipeline="LTXPipeline",
+            pipeline="LTXConditionPipeline",
             weights="preset:ltx-tiny",
             description=(
                 "Tiny LTX-Video pipeline with RANDOM transformer and VAE weights (text encoder: the real "
@@ -67,17 +84,20 @@ REGISTRY: dict[str, ModelSpec] = {
             frame_multiple=8,
             size_multiple=32,
             native_area=224 * 128,
-            max_frames=481,
+            max_frames=257,  # as LTX-Video: longer requests chain runs
             default_steps=8,
             default_guidance=3.0,
+            inputs=("text", "image", "video"),
+            overlap_frames=9,
         ),
         ModelSpec(
             name="ltx-video",
             family="ltx",
-            pipeline="LTXPipeline",
+            pipeline="LTXConditionPipeline",
             weights="LTX-Video",
             description=(
-                "Lightricks LTX-Video in diffusers format, loaded from KINORA_MODELS_DIR/LTX-Video "
+                "Lightricks LTX-Video (0.9.5 or later, for image and video conditioning) in diffusers format, "
+                "loaded from KINORA_MODELS_DIR/LTX-Video "
                 "(download it there; nothing is fetched at run time). Needs a GPU for practical speed."
             ),
             random_weights=False,
@@ -88,6 +108,8 @@ REGISTRY: dict[str, ModelSpec] = {
             max_frames=257,
             default_steps=40,
             default_guidance=3.0,
+            inputs=("text", "image", "video"),
+            overlap_frames=9,
         ),
         ModelSpec(
             name="wan-tiny",
@@ -147,11 +169,15 @@ def round_to_multiple(value: float, multiple: int) -> int:
     return max(multiple, int(round(value / multiple)) * multiple)
 
 
-def native_frames(spec: ModelSpec, seconds: float) -> int:
-    """Frames the model must produce to cover ``seconds`` at its native rate: the next frame_multiple·k + 1."""
-    needed = max(1, math.ceil(seconds * spec.native_fps - 1e-9))
-    k = math.ceil((needed - 1) / spec.frame_multiple)
+def frames_for_rule(spec: ModelSpec, at_least: int) -> int:
+    """The smallest frame count of the form frame_multiple·k + 1 that is at least ``at_least``."""
+    k = max(0, math.ceil((at_least - 1) / spec.frame_multiple))
     return spec.frame_multiple * k + 1
+
+
+def native_frames(spec: ModelSpec, seconds: float) -> int:
+    """Frames one run must produce to cover ``seconds`` at the native rate: the next frame_multiple·k + 1."""
+    return frames_for_rule(spec, max(1, math.ceil(seconds * spec.native_fps - 1e-9)))
 
 
 def native_size(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
@@ -164,8 +190,3 @@ def native_size(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
 
 def output_frame_count(seconds: float, fps: int) -> int:
     return max(1, round(seconds * fps))
-
-
-def retime_indices(n_native: int, native_fps: int, n_out: int, out_fps: int) -> list[int]:
-    """For each output frame, the native frame shown at the same instant (nearest, clamped)."""
-    return [min(n_native - 1, round(i * native_fps / out_fps)) for i in range(n_out)]

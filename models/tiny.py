@@ -11,7 +11,7 @@ from diffusers import (
     AutoencoderKLLTXVideo,
     AutoencoderKLWan,
     FlowMatchEulerDiscreteScheduler,
-    LTXPipeline,
+    LTXConditionPipeline,
     LTXVideoTransformer3DModel,
     WanPipeline,
     WanTransformer3DModel,
@@ -96,6 +96,6 @@ def tiny_wan_components(seed: int = 0) -> dict:
 
 
 PRESETS = {
-    "ltx-tiny": lambda: LTXPipeline(**tiny_ltx_components()),
+    "ltx-tiny": lambda: LTXConditionPipeline(**tiny_ltx_components()),
     "wan-tiny": lambda: WanPipeline(**tiny_wan_components()),
 }

@@ -60,3 +60,12 @@ def watermark_visible(frame: np.ndarray, width: int, height: int, text: str, pos
     glyph = _shrink(mark.text_mask, 1) if min(width, height) >= 360 else mark.text_mask
     background = _shrink(mark.alpha[..., 0] < 0.601, 1)
     return bool(region[glyph].mean() > 170 and region[background].mean() < 110)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())

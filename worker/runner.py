@@ -5,9 +5,11 @@ A plain function shared by the Celery task (production) and the embedded worker 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -16,10 +18,19 @@ from kinora.config import Settings
 from kinora.jobs import Job, JobOutput, JobStatus
 from kinora.jobstore import JobStore
 from kinora.storage import Storage
+from models.chaining import plan_runs
 from models.pipeline import VideoGenerator
-from models.registry import output_frame_count
+from models.registry import native_size, output_frame_count
+from worker.chain import generate_frames
 from worker.encode import CONTENT_TYPE, encode_mp4
-from worker.postprocess import output_frames
+from worker.postprocess import (
+    LanczosResizer,
+    Resizer,
+    input_intro,
+    load_conditioning,
+    output_frames,
+    watermarked,
+)
 from worker.watermark import render_watermark
 
 log = logging.getLogger(__name__)
@@ -39,6 +50,7 @@ class Runtime:
     jobs: JobStore
     storage: Storage
     generator: VideoGenerator
+    resizer: Resizer = field(default_factory=LanczosResizer)
 
 
 def run_job(job_id: str, rt: Runtime) -> Job | None:
@@ -56,10 +68,9 @@ def run_job(job_id: str, rt: Runtime) -> Job | None:
     try:
         if job.request.model != rt.generator.spec.name:
             raise ValueError(f"this worker serves {rt.generator.spec.name}, not {job.request.model}")
-        native = rt.generator.generate(job.request, on_step)
         with tempfile.TemporaryDirectory(prefix="kinora-") as tmp:
             path = Path(tmp) / f"{job_id}.mp4"
-            output = render_video(job, native.frames, native.fps, path, rt)
+            output = render_video(job, path, rt, on_step)
             if rt.jobs.cancel_requested(job_id):
                 raise JobCancelled
             uri = rt.storage.put_file(path, f"{job_id}.mp4", CONTENT_TYPE)
@@ -80,12 +91,21 @@ def run_job(job_id: str, rt: Runtime) -> Job | None:
         return rt.jobs.fail(job_id, "generation_failed", f"{type(exc).__name__}: {exc}"[:500])
 
 
-def render_video(job: Job, native, native_fps: int, path: Path, rt: Runtime) -> JobOutput:
-    req, settings = job.request, rt.settings
-    count = output_frame_count(req.duration, req.fps)
+def render_video(job: Job, path: Path, rt: Runtime, on_step: Callable[[int, int], None]) -> JobOutput:
+    """Model runs → native frames → interpolation → super-resolution → watermark → encoder, frame by frame."""
+    req, settings, spec = job.request, rt.settings, rt.generator.spec
+    size = native_size(spec, req.width, req.height)
+    segments = [(s.prompt, s.duration) for s in req.segments] or [(req.prompt, req.duration)]
+    runs = plan_runs(spec, segments, after_input=req.mode == "extend")
+    intro, intro_count = input_intro(req, rt.storage, rt.resizer, settings.interpolation)
+    count = output_frame_count(req.output_seconds, req.fps) - intro_count
+    last_index = round((count - 1) * spec.native_fps / req.fps)  # native frame under the last output frame
+    native = generate_frames(rt.generator, req, runs, size, load_conditioning(req, rt.storage, spec, size),
+                             on_step, image_index=last_index)
+    new = output_frames(native, spec.native_fps, width=req.width, height=req.height, fps=req.fps, count=count,
+                        resizer=rt.resizer, interpolation=settings.interpolation)
     mark = render_watermark(req.width, req.height, settings.watermark_text, settings.watermark_position)
-    frames = output_frames(native, native_fps, width=req.width, height=req.height, fps=req.fps, count=count,
-                           mark=mark)
+    frames = watermarked(itertools.chain(intro, new), mark)
     metadata = {
         "title": req.prompt[:200],
         "comment": f"kinora job_id={job.id} model={req.model} seed={req.seed}",
@@ -97,5 +117,7 @@ def render_video(job: Job, native, native_fps: int, path: Path, rt: Runtime) -> 
     return JobOutput(
         uri="", width=req.width, height=req.height, fps=req.fps, frames=written, seconds=round(written / req.fps, 3),
         bytes=path.stat().st_size, model=req.model,
-        native={"width": native.shape[2], "height": native.shape[1], "frames": native.shape[0], "fps": native_fps},
+        native={"width": size[0], "height": size[1], "frames": sum(r.keep for r in runs), "fps": spec.native_fps},
+        upscaler=rt.resizer.name, segments=len(runs),
+        interpolation=settings.interpolation if spec.native_fps != req.fps else "none",
     )

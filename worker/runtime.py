@@ -11,6 +11,7 @@ from kinora.storage import open_storage
 from kinora.workers import start_heartbeat
 from models.pipeline import VideoGenerator
 from models.registry import get_spec
+from worker.postprocess import open_resizer
 from worker.runner import Runtime
 
 log = logging.getLogger(__name__)
@@ -20,4 +21,5 @@ def build_runtime(settings: Settings) -> Runtime:
     docs = open_docstore(settings)
     generator = VideoGenerator.load(get_spec(settings.loaded_model), settings.models_dir, settings.device)
     start_heartbeat(docs, generator.spec.name, generator.device)
-    return Runtime(settings=settings, jobs=JobStore(docs), storage=open_storage(settings), generator=generator)
+    return Runtime(settings=settings, jobs=JobStore(docs), storage=open_storage(settings), generator=generator,
+                   resizer=open_resizer(settings.upscaler, generator.device))

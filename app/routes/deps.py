@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from app.schemas import JobOutputPublic, JobPublic
+from app.schemas import JobOutputPublic, JobPublic, MediaPublic, RequestPublic
 from app.service import JobService
 from kinora.jobs import Job
 
@@ -20,4 +20,7 @@ def to_public(job: Job, request: Request) -> JobPublic:
         path = request.app.url_path_for("get_job_content", job_id=job.id)
         url = base.rstrip("/") + path if base else str(request.url_for("get_job_content", job_id=job.id))
         output = JobOutputPublic(url=url, **job.output.model_dump(exclude={"uri"}))
-    return JobPublic(**job.model_dump(exclude={"owner", "output", "attempts"}), output=output)
+    request = job.request.model_dump(exclude={"image", "video"})
+    public = RequestPublic(**request, image=MediaPublic.of(job.request.image), video=MediaPublic.of(job.request.video))
+    return JobPublic(**job.model_dump(exclude={"owner", "output", "attempts", "request"}), request=public,
+                     output=output)

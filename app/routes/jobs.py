@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
 
 from app.auth import require_key
@@ -17,22 +18,37 @@ from app.errors import (
     Unauthorized,
     responses,
 )
+from app.inputs import BadRequest, UnsupportedMediaType, read_generate_body
 from app.routes.deps import get_service, to_public
-from app.schemas import GenerateRequest, JobList, JobPublic
+from app.schemas import JobList, JobPublic
 from app.service import JobService
 from kinora.keys import ApiKey
 
 router = APIRouter(tags=["jobs"], responses=responses(Unauthorized))
+
+GENERATE_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/GenerateRequest"}},
+        "multipart/form-data": {"schema": {"$ref": "#/components/schemas/GenerateForm"}},
+    },
+}
 
 Key = Annotated[ApiKey, Depends(require_key)]
 Service = Annotated[JobService, Depends(get_service)]
 
 
 @router.post("/generate", status_code=202, response_model=JobPublic,
-             responses=responses(InvalidRequest, PayloadTooLarge, ServiceUnavailable))
-def generate(body: GenerateRequest, key: Key, service: Service, request: Request, response: Response) -> JobPublic:
-    """Queue a video generation. Poll the job at the `Location` header until it is terminal."""
-    job = service.create(key.id, body)
+             responses=responses(BadRequest, InvalidRequest, PayloadTooLarge, UnsupportedMediaType,
+                                 ServiceUnavailable),
+             openapi_extra={"requestBody": GENERATE_BODY})
+async def generate(key: Key, service: Service, request: Request, response: Response) -> JobPublic:
+    """Queue a video generation. Poll the job at the `Location` header until it is terminal.
+
+    Send JSON, or `multipart/form-data` with the same fields as text and `image` / `video` as files.
+    """
+    body, uploads = await read_generate_body(request)
+    job = await run_in_threadpool(service.create, key.id, body, uploads)
     response.headers["Location"] = request.app.url_path_for("get_job", job_id=job.id)
     return to_public(job, request)
 

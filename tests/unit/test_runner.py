@@ -40,7 +40,9 @@ def test_a_job_runs_to_a_watermarked_mp4_in_storage(runtime):
     assert done.status is JobStatus.completed and done.progress == 100
     out = done.output
     assert (out.width, out.height, out.fps, out.frames, out.seconds) == (320, 192, 30, 45, 1.5)
-    assert out.native["frames"] == 41 and out.native["width"] % 32 == 0
+    # 1.5 s at 24 fps: 36 native frames plus the one the last output instant is interpolated towards.
+    assert out.native["frames"] == 37 and out.native["width"] % 32 == 0
+    assert out.interpolation == "flow" and out.segments == 1 and out.upscaler == "lanczos"
     path = runtime.storage.locate(out.uri).path
     assert path.stat().st_size == out.bytes
     video = decode_mp4(path)
@@ -94,7 +96,7 @@ def test_a_failing_generation_is_data_in_the_job(runtime, monkeypatch):
     def boom(*_, **__):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(runtime.generator, "generate", boom)
+    monkeypatch.setattr(runtime.generator, "generate_run", boom)
     ended = run_job(job.id, runtime)
     assert ended.status is JobStatus.failed
     assert ended.error.code == "generation_failed" and "out of memory" in ended.error.message

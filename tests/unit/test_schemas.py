@@ -13,6 +13,8 @@ def test_the_documented_request_resolves_every_default():
     assert resolved.model_dump() | {"seed": 0} == {
         "prompt": "Une mer agitée au coucher du soleil", "negative_prompt": None, "model": "ltx-tiny",
         "duration": 15.0, "fps": 24, "width": 854, "height": 480, "seed": 0, "steps": 8, "guidance_scale": 3.0,
+        "segments": [], "image": None, "image_position": "first", "video": None, "mode": "generate",
+        "strength": None, "include_input": True,
     }
     assert 0 <= resolved.seed < 2**32
 
@@ -57,6 +59,7 @@ def test_invalid_requests_name_the_offending_field(body, field):
 
 def test_a_duration_beyond_the_model_is_a_clear_error():
     req = GenerateRequest(prompt="x", duration=30)
+    resolve_request(req, get_spec("ltx-video"))  # LTX chains runs up to a minute
     with pytest.raises(InvalidRequest) as info:
-        resolve_request(req, get_spec("ltx-video"))
+        resolve_request(req, get_spec("wan2.1-t2v-1.3b"))  # Wan runs once: 5 s
     assert info.value.code == "duration_too_long" and info.value.param == "duration"
