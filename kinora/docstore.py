@@ -30,8 +30,10 @@ class DocStore(Protocol):
         """Apply ``mutate`` atomically; it returns the new document or None to leave it. Returns what was written."""
         ...
     def delete(self, kind: str, id: str) -> None: ...
-    def list(self, kind: str, owner: str | None = None, limit: int = 100, before: str | None = None) -> list[Doc]:
-        """Newest first (ids descending); ``before`` is an exclusive cursor."""
+    def list(self, kind: str, owner: str | None = None, limit: int = 100, after: str | None = None,
+             ascending: bool = False) -> list[Doc]:
+        """Newest first (ids descending), or oldest first when ``ascending``; ``after`` is an exclusive cursor
+        in that order."""
         ...
     def ping(self) -> None: ...
 
@@ -82,16 +84,17 @@ class SqliteDocStore:
         with self._lock, self._connect() as db:
             db.execute("DELETE FROM docs WHERE kind=? AND id=?", (kind, id))
 
-    def list(self, kind: str, owner: str | None = None, limit: int = 100, before: str | None = None) -> list[Doc]:
+    def list(self, kind: str, owner: str | None = None, limit: int = 100, after: str | None = None,
+             ascending: bool = False) -> list[Doc]:
         sql = "SELECT body FROM docs WHERE kind=? AND (expires IS NULL OR expires>?)"
         args: list[Any] = [kind, time.time()]
         if owner is not None:
             sql += " AND owner=?"
             args.append(owner)
-        if before is not None:
-            sql += " AND id<?"
-            args.append(before)
-        sql += " ORDER BY id DESC LIMIT ?"
+        if after is not None:
+            sql += " AND id>?" if ascending else " AND id<?"
+            args.append(after)
+        sql += f" ORDER BY id {'ASC' if ascending else 'DESC'} LIMIT ?"
         args.append(limit)
         with self._lock, self._connect() as db:
             return [json.loads(r[0]) for r in db.execute(sql, args)]
@@ -164,15 +167,19 @@ class RedisDocStore:
     def delete(self, kind: str, id: str) -> None:
         self._guard(lambda: self._r.delete(self._key(kind, id)))
 
-    def list(self, kind: str, owner: str | None = None, limit: int = 100, before: str | None = None) -> list[Doc]:
+    def list(self, kind: str, owner: str | None = None, limit: int = 100, after: str | None = None,
+             ascending: bool = False) -> list[Doc]:
         index = self._index(kind, owner)
 
         def run() -> list[Doc]:
             docs: list[Doc] = []
-            cursor = f"({before}" if before else "+"
+            cursor = f"({after}" if after else ("-" if ascending else "+")
             # Entries whose document expired are skipped and pruned, so pages may need a second read.
             while len(docs) < limit:
-                ids = self._r.zrevrangebylex(index, cursor, "-", start=0, num=limit - len(docs))
+                if ascending:
+                    ids = self._r.zrangebylex(index, cursor, "+", start=0, num=limit - len(docs))
+                else:
+                    ids = self._r.zrevrangebylex(index, cursor, "-", start=0, num=limit - len(docs))
                 if not ids:
                     break
                 raws = self._r.mget([self._key(kind, i.decode()) for i in ids])

@@ -101,6 +101,8 @@ class GenerationRequest(BaseModel):
 
 class JobOutput(BaseModel):
     uri: str = Field(description="Storage URI of the MP4 (internal).")
+    thumbnail_uri: str | None = Field(None, description="Storage URI of a WebP still (internal).")
+    spritesheet_uri: str | None = Field(None, description="Storage URI of a JPEG grid of frames (internal).")
     content_type: str = "video/mp4"
     width: int
     height: int
@@ -133,6 +135,14 @@ class Job(BaseModel):
     error: JobError | None = None
     cancel_requested: bool = False
     attempts: int = 0
+    remixed_from: str | None = None
+
+    def stored_uris(self) -> list[str]:
+        """Objects this job owns in storage: its outputs and its uploaded inputs (not other jobs' videos)."""
+        uris = [m.uri for m in (self.request.image, self.request.video) if m is not None and m.source != "job"]
+        if self.output is not None:
+            uris += [u for u in (self.output.uri, self.output.thumbnail_uri, self.output.spritesheet_uri) if u]
+        return uris
 
 
 def new_job(owner: str, request: GenerationRequest) -> Job:

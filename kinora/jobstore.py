@@ -22,8 +22,12 @@ class JobStore:
         doc = self.docs.get(KIND, job_id)
         return Job.model_validate(doc) if doc else None
 
-    def list(self, owner: str | None, limit: int, before: str | None = None) -> list[Job]:
-        return [Job.model_validate(d) for d in self.docs.list(KIND, owner=owner, limit=limit, before=before)]
+    def list(self, owner: str | None, limit: int, after: str | None = None, ascending: bool = False) -> list[Job]:
+        docs = self.docs.list(KIND, owner=owner, limit=limit, after=after, ascending=ascending)
+        return [Job.model_validate(d) for d in docs]
+
+    def delete(self, job_id: str) -> None:
+        self.docs.delete(KIND, job_id)
 
     def apply(self, job_id: str, transition: Callable[[Job], Job | None]) -> Job | None:
         """Apply a transition from ``kinora.jobs`` atomically; None when it did not apply."""

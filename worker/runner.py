@@ -31,6 +31,7 @@ from worker.postprocess import (
     output_frames,
     watermarked,
 )
+from worker.previews import SPRITESHEET_TYPE, THUMBNAIL_TYPE, PreviewTap
 from worker.watermark import render_watermark
 
 log = logging.getLogger(__name__)
@@ -64,23 +65,29 @@ def run_job(job_id: str, rt: Runtime) -> Job | None:
         if rt.jobs.cancel_requested(job_id):
             raise JobCancelled
 
-    uri = None
+    stored: list[str] = []
     try:
         if job.request.model != rt.generator.spec.name:
             raise ValueError(f"this worker serves {rt.generator.spec.name}, not {job.request.model}")
         with tempfile.TemporaryDirectory(prefix="kinora-") as tmp:
             path = Path(tmp) / f"{job_id}.mp4"
-            output = render_video(job, path, rt, on_step)
+            previews = PreviewTap(output_frame_count(job.request.output_seconds, job.request.fps))
+            output = render_video(job, path, rt, on_step, previews)
             if rt.jobs.cancel_requested(job_id):
                 raise JobCancelled
-            uri = rt.storage.put_file(path, f"{job_id}.mp4", CONTENT_TYPE)
-        done = rt.jobs.complete(job_id, output.model_copy(update={"uri": uri}))
+            stored.append(rt.storage.put_file(path, f"{job_id}.mp4", CONTENT_TYPE))
+            stored.append(rt.storage.put_bytes(previews.thumbnail_bytes(), f"{job_id}.thumbnail.webp",
+                                               THUMBNAIL_TYPE))
+            stored.append(rt.storage.put_bytes(previews.spritesheet_bytes(), f"{job_id}.spritesheet.jpg",
+                                               SPRITESHEET_TYPE))
+        uris = dict(zip(("uri", "thumbnail_uri", "spritesheet_uri"), stored, strict=True))
+        done = rt.jobs.complete(job_id, output.model_copy(update=uris))
         if done is None:  # cancelled between the upload and now
             raise JobCancelled
         log.info("job %s completed", job_id)
         return done
     except JobCancelled:
-        if uri:
+        for uri in stored:
             rt.storage.delete(uri)
         log.info("job %s cancelled", job_id)
         return rt.jobs.finish_cancelled(job_id)
@@ -91,7 +98,8 @@ def run_job(job_id: str, rt: Runtime) -> Job | None:
         return rt.jobs.fail(job_id, "generation_failed", f"{type(exc).__name__}: {exc}"[:500])
 
 
-def render_video(job: Job, path: Path, rt: Runtime, on_step: Callable[[int, int], None]) -> JobOutput:
+def render_video(job: Job, path: Path, rt: Runtime, on_step: Callable[[int, int], None],
+                 previews: PreviewTap | None = None) -> JobOutput:
     """Model runs → native frames → interpolation → super-resolution → watermark → encoder, frame by frame."""
     req, settings, spec = job.request, rt.settings, rt.generator.spec
     size = native_size(spec, req.width, req.height)
@@ -106,6 +114,8 @@ def render_video(job: Job, path: Path, rt: Runtime, on_step: Callable[[int, int]
                         resizer=rt.resizer, interpolation=settings.interpolation)
     mark = render_watermark(req.width, req.height, settings.watermark_text, settings.watermark_position)
     frames = watermarked(itertools.chain(intro, new), mark)
+    if previews is not None:
+        frames = previews(frames)
     metadata = {
         "title": req.prompt[:200],
         "comment": f"kinora job_id={job.id} model={req.model} seed={req.seed}",

@@ -30,7 +30,9 @@ def test_list_is_newest_first_per_owner_with_an_exclusive_cursor(store):
         store.put("jobs", f"id{i}", {"i": i}, owner="alice" if i % 2 == 0 else "bob")
     assert [d["i"] for d in store.list("jobs", owner="alice", limit=10)] == [6, 4, 2, 0]
     assert [d["i"] for d in store.list("jobs", owner="alice", limit=2)] == [6, 4]
-    assert [d["i"] for d in store.list("jobs", owner="alice", limit=2, before="id4")] == [2, 0]
+    assert [d["i"] for d in store.list("jobs", owner="alice", limit=2, after="id4")] == [2, 0]
+    assert [d["i"] for d in store.list("jobs", owner="alice", limit=2, ascending=True)] == [0, 2]
+    assert [d["i"] for d in store.list("jobs", owner="alice", limit=2, after="id2", ascending=True)] == [4, 6]
     assert [d["i"] for d in store.list("jobs", limit=3)] == [6, 5, 4]
     assert store.list("jobs", owner="carol", limit=5) == []
 
