@@ -65,15 +65,39 @@ class ServiceUnavailable(ApiError):
         super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
 
 
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    error: OpenAIErrorBody
+
+
+OPENAI_PREFIX = "/v1/"
+
+
 def error_response(status: int, code: str, message: str, param: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, param=param))
+                   headers: dict[str, str] | None = None, *, path: str = "") -> JSONResponse:
+    """Kinora's error shape, or OpenAI's under /v1/ (where clients written for OpenAI read it)."""
+    if path.startswith(OPENAI_PREFIX):
+        # OpenAI answers invalid parameters with 400, and its SDK maps statuses to exception classes.
+        status = 400 if status == 422 else status
+        kind = "server_error" if status >= 500 else "rate_limit_error" if status == 429 else "invalid_request_error"
+        body: BaseModel = OpenAIErrorResponse(error=OpenAIErrorBody(message=message, type=kind, param=param,
+                                                                    code=code))
+    else:
+        body = ErrorResponse(error=ErrorBody(code=code, message=message, param=param))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def responses(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
+def responses(*errors: type[ApiError], openai: bool = False) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for a route, so the document lists every error it can return."""
-    return {e.status: {"model": ErrorResponse, "description": e.__name__} for e in errors}
+    model = OpenAIErrorResponse if openai else ErrorResponse
+    return {(400 if openai and e.status == 422 else e.status): {"model": model, "description": e.__name__}
+            for e in errors}
 
 
 def _param(loc: tuple[Any, ...]) -> str | None:
@@ -83,35 +107,35 @@ def _param(loc: tuple[Any, ...]) -> str | None:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers, path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": ""}
         if first.get("type") == "json_invalid":
-            return error_response(400, "invalid_json", "The request body is not valid JSON.")
+            return error_response(400, "invalid_json", "The request body is not valid JSON.", path=request.url.path)
         param = _param(tuple(first.get("loc", ())))
         message = first.get("msg", "invalid request")
         if param:
             message = f"{param}: {message}"
-        return error_response(422, "invalid_request", message, param)
+        return error_response(422, "invalid_request", message, param, path=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "invalid_api_key"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail),
-                              headers=getattr(exc, "headers", None))
+                              headers=getattr(exc, "headers", None), path=request.url.path)
 
     @app.exception_handler(StoreUnavailable)
     @app.exception_handler(StorageUnavailable)
-    async def backend_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def backend_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("backend unavailable: %s", exc)
         code = "store_unavailable" if isinstance(exc, StoreUnavailable) else "storage_unavailable"
         return error_response(503, code, "A backend service is unreachable; retry later.",
-                              headers={"Retry-After": "5"})
+                              headers={"Retry-After": "5"}, path=request.url.path)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "An internal error occurred.")
+        return error_response(500, "internal_error", "An internal error occurred.", path=request.url.path)

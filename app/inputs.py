@@ -59,35 +59,48 @@ class Accepted:
 
 
 async def read_generate_body(request: Request) -> tuple[GenerateRequest, dict[str, Upload]]:
-    """The request from a JSON body or a multipart form (fields as text, ``image``/``video`` as files)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    uploads: dict[str, Upload] = {}
-    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        fields: dict[str, object] = {}
-        async with request.form(max_files=len(MEDIA_FIELDS), max_fields=64) as form:
-            for name, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    if name not in MEDIA_FIELDS:
-                        raise InvalidRequest(f"{name}: only image and video may be files", param=name,
-                                             code="unexpected_file")
-                    uploads[name] = Upload(await value.read(), value.content_type, value.filename, "upload")
-                elif name == "segments":
-                    fields[name] = _json_field(name, value)
-                else:
-                    fields[name] = value
-    elif content_type in ("", "application/json") or content_type.endswith("+json"):
-        try:
-            fields = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequest("The request body is not valid JSON.") from None
-        if not isinstance(fields, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-    else:
-        raise UnsupportedMediaType("Send application/json or multipart/form-data.")
+    """The request from a JSON body or a form (fields as text, ``image``/``video`` as files)."""
+    fields, uploads = await read_fields(request, MEDIA_FIELDS, json_fields=("segments",))
     try:
         return GenerateRequest.model_validate(fields), uploads
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
+
+
+async def read_fields(request: Request, file_fields: tuple[str, ...], json_fields: tuple[str, ...] = ()
+                      ) -> tuple[dict[str, object], dict[str, Upload]]:
+    """A JSON object body, or a form's text fields and files. Form fields named ``a[b]`` become ``{"a": {"b"}}``
+    (how SDKs send nested objects in multipart), and ``json_fields`` hold JSON text."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    uploads: dict[str, Upload] = {}
+    fields: dict[str, object] = {}
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        async with request.form(max_files=len(file_fields), max_fields=64) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if name not in file_fields:
+                        raise InvalidRequest(f"{name}: only {' and '.join(file_fields)} may be files", param=name,
+                                             code="unexpected_file")
+                    uploads[name] = Upload(await value.read(), value.content_type, value.filename, "upload")
+                elif name in json_fields:
+                    fields[name] = _json_field(name, value)
+                elif (nested := re.fullmatch(r"(\w+)\[(\w+)\]", name)) is not None:
+                    parent = fields.setdefault(nested[1], {})
+                    if isinstance(parent, dict):
+                        parent[nested[2]] = value
+                else:
+                    fields[name] = value
+    elif content_type in ("", "application/json") or content_type.endswith("+json"):
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        fields = body
+    else:
+        raise UnsupportedMediaType("Send application/json or multipart/form-data.")
+    return fields, uploads
 
 
 def _json_field(name: str, value: str) -> object:

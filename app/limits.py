@@ -15,7 +15,8 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = error_response(413, PayloadTooLarge.code, f"The request body exceeds {self.max_bytes} bytes.")
+        too_large = error_response(413, PayloadTooLarge.code, f"The request body exceeds {self.max_bytes} bytes.",
+                                   path=scope.get("path", ""))
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if length.isdigit() and int(length) > self.max_bytes:

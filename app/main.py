@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.openai_videos import VideoCreate, VideoEdit, VideoExtend
 from app.queue import CeleryQueue, JobQueue
-from app.routes import jobs, system
+from app.routes import jobs, system, videos
 from app.schemas import GenerateRequest
 from app.service import JobService
 from kinora import __version__
@@ -63,23 +64,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(system.router)
     app.include_router(jobs.router)
+    app.include_router(videos.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     document_request_bodies(app)
     return app
 
 
 def document_request_bodies(app: FastAPI) -> None:
-    """POST /generate reads JSON or multipart itself; add the schemas its request body refers to."""
+    """Routes that read JSON or multipart themselves: add the schemas their request bodies refer to."""
     default = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
         schema = default()
-        request = GenerateRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(request.pop("$defs", {}))
-        components["GenerateRequest"] = request
+        for model in (GenerateRequest, VideoCreate, VideoExtend, VideoEdit):
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
         components["GenerateForm"] = {
             "title": "GenerateForm",
             "description": "The GenerateRequest fields as form fields (`segments` as a JSON string), "

@@ -125,6 +125,8 @@ class GenerateRequest(BaseModel):
 
 class JobOutputPublic(BaseModel):
     url: str
+    thumbnail_url: str | None = Field(None, description="A WebP still from the video.")
+    spritesheet_url: str | None = Field(None, description="A JPEG grid of evenly spaced frames.")
     content_type: str
     width: int
     height: int

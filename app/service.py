@@ -28,6 +28,7 @@ from kinora.workers import live_workers
 from models.registry import REGISTRY, ModelSpec, UnknownModel, get_spec
 
 DEFAULT_STRENGTH = 0.6
+THUMBNAIL_TYPE, SPRITESHEET_TYPE = "image/webp", "image/jpeg"  # as the worker writes them
 
 
 def resolve_request(req: GenerateRequest, spec: ModelSpec, media: dict[str, MediaRef] | None = None
@@ -101,7 +102,8 @@ class JobService:
                                  param="model", code="model_not_available")
         return spec
 
-    def create(self, owner: str, req: GenerateRequest, uploads: dict[str, Upload] | None = None) -> Job:
+    def create(self, owner: str, req: GenerateRequest, uploads: dict[str, Upload] | None = None,
+               remixed_from: str | None = None) -> Job:
         uploads = uploads or {}
         spec = self.model_spec(req.model)
         check_combination(req, uploads, spec.inputs)
@@ -109,7 +111,8 @@ class JobService:
         job_id = new_id("job")
         # Only now, with every input valid, is anything stored.
         media = {name: store(name, a, job_id, self.storage) for name, a in accepted.items() if a is not None}
-        job = Job(id=job_id, owner=owner, created_at=utcnow(), request=resolve_request(req, spec, media))
+        job = Job(id=job_id, owner=owner, created_at=utcnow(), request=resolve_request(req, spec, media),
+                  remixed_from=remixed_from)
         self.jobs.add(job)
         try:
             self.queue.submit(job)
@@ -135,8 +138,8 @@ class JobService:
             raise NotFound(f"No job {job_id!r}.", param="job_id")
         return job
 
-    def list(self, owner: str, limit: int, after: str | None) -> tuple[list[Job], bool]:
-        page = self.jobs.list(owner, limit + 1, before=after)
+    def list(self, owner: str, limit: int, after: str | None, ascending: bool = False) -> tuple[list[Job], bool]:
+        page = self.jobs.list(owner, limit + 1, after=after, ascending=ascending)
         return page[:limit], len(page) > limit
 
     def cancel(self, owner: str, job_id: str) -> Job:
@@ -145,12 +148,30 @@ class JobService:
             raise Conflict(f"Job {job_id} already ended as {job.status.value}.", code="job_not_cancellable")
         return self.jobs.request_cancel(job_id) or self.get(owner, job_id)
 
-    def content(self, owner: str, job_id: str) -> Located:
+    def content(self, owner: str, job_id: str, variant: str = "video") -> tuple[Located, str]:
+        """Where a completed job's video (or its thumbnail or spritesheet) is, and its content type."""
         job = self.get(owner, job_id)
         if job.status is not JobStatus.completed or job.output is None:
             raise Conflict(f"Job {job_id} is {job.status.value}; its video exists once it is completed.",
                            code="job_not_completed")
-        return self.storage.locate(job.output.uri)
+        uri, content_type = {
+            "video": (job.output.uri, job.output.content_type),
+            "thumbnail": (job.output.thumbnail_uri, THUMBNAIL_TYPE),
+            "spritesheet": (job.output.spritesheet_uri, SPRITESHEET_TYPE),
+        }[variant]
+        if uri is None:
+            raise NotFound(f"Job {job_id} has no {variant}.", param="variant")
+        return self.storage.locate(uri), content_type
+
+    def delete(self, owner: str, job_id: str) -> Job:
+        """Forget a job and remove what it stored; a job still running is cancelled first."""
+        job = self.get(owner, job_id)
+        if not job.status.is_terminal:
+            job = self.jobs.request_cancel(job_id) or job
+        for uri in job.stored_uris():
+            self.storage.delete(uri)
+        self.jobs.delete(job_id)
+        return job
 
     def models(self) -> tuple[list[dict], set[str]]:
         loaded = {w["model"] for w in live_workers(self.docs)}

@@ -19,7 +19,10 @@ def to_public(job: Job, request: Request) -> JobPublic:
         base = request.app.state.settings.public_url
         path = request.app.url_path_for("get_job_content", job_id=job.id)
         url = base.rstrip("/") + path if base else str(request.url_for("get_job_content", job_id=job.id))
-        output = JobOutputPublic(url=url, **job.output.model_dump(exclude={"uri"}))
+        previews = {f"{v}_url": f"{url}?variant={v}" if getattr(job.output, f"{v}_uri") else None
+                    for v in ("thumbnail", "spritesheet")}
+        output = JobOutputPublic(url=url, **previews, **job.output.model_dump(
+            exclude={"uri", "thumbnail_uri", "spritesheet_uri"}))
     request = job.request.model_dump(exclude={"image", "video"})
     public = RequestPublic(**request, image=MediaPublic.of(job.request.image), video=MediaPublic.of(job.request.video))
     return JobPublic(**job.model_dump(exclude={"owner", "output", "attempts", "request"}), request=public,

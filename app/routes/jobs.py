@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from app.routes.deps import get_service, to_public
 from app.schemas import JobList, JobPublic
 from app.service import JobService
 from kinora.keys import ApiKey
+from kinora.storage import Located
 
 router = APIRouter(tags=["jobs"], responses=responses(Unauthorized))
 
@@ -35,6 +36,7 @@ GENERATE_BODY = {
 }
 
 Key = Annotated[ApiKey, Depends(require_key)]
+Variant = Annotated[Literal["video", "thumbnail", "spritesheet"], Query(description="Which file to download.")]
 Service = Annotated[JobService, Depends(get_service)]
 
 
@@ -75,12 +77,21 @@ def cancel_job(job_id: str, key: Key, service: Service, request: Request) -> Job
     return to_public(service.cancel(key.id, job_id), request)
 
 
+CONTENT_RESPONSES = {
+    200: {"content": {"video/mp4": {}, "image/webp": {}, "image/jpeg": {}},
+          "description": "The MP4 (or its thumbnail or spritesheet)."},
+    302: {"description": "Redirect to a presigned object-storage URL."},
+}
+
+
 @router.get("/jobs/{job_id}/content", response_class=FileResponse,
-            responses={200: {"content": {"video/mp4": {}}, "description": "The MP4."},
-                       302: {"description": "Redirect to a presigned object-storage URL."},
-                       **responses(NotFound, Conflict)})
-def get_job_content(job_id: str, key: Key, service: Service) -> Response:
-    located = service.content(key.id, job_id)
+            responses={**CONTENT_RESPONSES, **responses(NotFound, Conflict)})
+def get_job_content(job_id: str, key: Key, service: Service, variant: Variant = "video") -> Response:
+    return content_response(*service.content(key.id, job_id, variant), f"{job_id}")
+
+
+def content_response(located: Located, content_type: str, name: str) -> Response:
     if located.url:
         return RedirectResponse(located.url, status_code=302)
-    return FileResponse(located.path, media_type="video/mp4", filename=f"{job_id}.mp4")
+    extension = {"video/mp4": ".mp4", "image/webp": ".webp", "image/jpeg": ".jpg"}[content_type]
+    return FileResponse(located.path, media_type=content_type, filename=name + extension)
