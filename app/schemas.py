@@ -176,6 +176,9 @@ class JobPublic(BaseModel):
     output: JobOutputPublic | None
     error: JobError | None
     cancel_requested: bool
+    remixed_from: str | None = Field(None, description="The job this one remixes (OpenAI-compatible remix).")
+    queue_position: int | None = Field(None, description="While queued: 1 = next for its model's workers.")
+    eta_seconds: float | None = Field(None, description="While running: an estimate of the seconds left.")
 
 
 class JobList(BaseModel):

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from app.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from app.idempotency import create_once, fingerprint
 from app.inputs import (
     MEDIA_FIELDS,
     Accepted,
@@ -121,6 +122,15 @@ class JobService:
             raise ServiceUnavailable("The job queue is unreachable; retry later.",
                                      code="queue_unavailable") from None
         return job
+
+    def create_once(self, owner: str, idempotency_key: str | None, req: GenerateRequest,
+                    uploads: dict[str, Upload] | None = None, remixed_from: str | None = None) -> tuple[Job, bool]:
+        """``create``, at most once per Idempotency-Key; (job, whether it is a replay)."""
+        if idempotency_key is None:
+            return self.create(owner, req, uploads, remixed_from), False
+        digest = fingerprint(req, remixed_from, uploads=uploads)
+        return create_once(self.docs, owner, idempotency_key, digest,
+                           lambda: self.create(owner, req, uploads, remixed_from), self.jobs.get)
 
     def _accept(self, owner: str, name: str, value: object, uploads: dict[str, Upload]) -> Accepted | None:
         source = read_source(name, value, uploads, self.settings)

@@ -26,6 +26,9 @@ class StoreUnavailable(Exception):
 class DocStore(Protocol):
     def put(self, kind: str, id: str, doc: Doc, owner: str | None = None, ttl_s: int | None = None) -> None: ...
     def get(self, kind: str, id: str) -> Doc | None: ...
+    def put_new(self, kind: str, id: str, doc: Doc, ttl_s: int | None = None) -> bool:
+        """Store ``doc`` only if no live document has this id; True when it was stored (an atomic claim)."""
+        ...
     def update(self, kind: str, id: str, mutate: Mutation) -> Doc | None:
         """Apply ``mutate`` atomically; it returns the new document or None to leave it. Returns what was written."""
         ...
@@ -34,6 +37,9 @@ class DocStore(Protocol):
              ascending: bool = False) -> list[Doc]:
         """Newest first (ids descending), or oldest first when ``ascending``; ``after`` is an exclusive cursor
         in that order."""
+        ...
+    def count(self, kind: str, before: str) -> int:
+        """How many documents of ``kind`` have ids sorting before ``before``."""
         ...
     def ping(self) -> None: ...
 
@@ -59,6 +65,20 @@ class SqliteDocStore:
         with self._lock, self._connect() as db:
             db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)",
                        (kind, id, owner, expires, json.dumps(doc)))
+
+    def put_new(self, kind: str, id: str, doc: Doc, ttl_s: int | None = None) -> bool:
+        now = time.time()
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM docs WHERE kind=? AND id=? AND expires<=?", (kind, id, now))
+                stored = db.execute("INSERT OR IGNORE INTO docs VALUES (?, ?, NULL, ?, ?)",
+                                    (kind, id, now + ttl_s if ttl_s else None, json.dumps(doc))).rowcount == 1
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return stored
 
     def get(self, kind: str, id: str) -> Doc | None:
         with self._lock, self._connect() as db:
@@ -99,6 +119,11 @@ class SqliteDocStore:
         with self._lock, self._connect() as db:
             return [json.loads(r[0]) for r in db.execute(sql, args)]
 
+    def count(self, kind: str, before: str) -> int:
+        with self._lock, self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM docs WHERE kind=? AND id<? AND (expires IS NULL OR expires>?)",
+                              (kind, before, time.time())).fetchone()[0]
+
     def ping(self) -> None:
         with self._lock, self._connect() as db:
             db.execute("SELECT 1").fetchone()
@@ -136,6 +161,9 @@ class RedisDocStore:
 
         self._guard(run)
 
+    def put_new(self, kind: str, id: str, doc: Doc, ttl_s: int | None = None) -> bool:
+        return bool(self._guard(lambda: self._r.set(self._key(kind, id), json.dumps(doc), ex=ttl_s, nx=True)))
+
     def get(self, kind: str, id: str) -> Doc | None:
         raw = self._guard(lambda: self._r.get(self._key(kind, id)))
         return json.loads(raw) if raw else None
@@ -165,7 +193,16 @@ class RedisDocStore:
         return self._guard(run)
 
     def delete(self, kind: str, id: str) -> None:
-        self._guard(lambda: self._r.delete(self._key(kind, id)))
+        def run() -> None:
+            pipe = self._r.pipeline()
+            pipe.delete(self._key(kind, id))
+            pipe.zrem(self._index(kind, None), id)
+            pipe.execute()
+
+        self._guard(run)
+
+    def count(self, kind: str, before: str) -> int:
+        return int(self._guard(lambda: self._r.zlexcount(self._index(kind, None), "-", f"({before}")))
 
     def list(self, kind: str, owner: str | None = None, limit: int = 100, after: str | None = None,
              ascending: bool = False) -> list[Doc]:

@@ -145,6 +145,14 @@ class Job(BaseModel):
         return uris
 
 
+def eta_seconds(job: Job, now: datetime | None = None) -> float | None:
+    """Seconds left for a running job, from its pace so far (progress is roughly linear in time)."""
+    if job.status is not JobStatus.in_progress or not job.started_at or job.progress <= 0:
+        return None
+    elapsed = ((now or utcnow()) - job.started_at).total_seconds()
+    return round(max(0.0, elapsed * (100 - job.progress) / job.progress), 1)
+
+
 def new_job(owner: str, request: GenerationRequest) -> Job:
     return Job(id=new_id("job"), owner=owner, created_at=utcnow(), request=request)
 

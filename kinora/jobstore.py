@@ -6,9 +6,14 @@ from collections.abc import Callable
 
 from kinora import jobs
 from kinora.docstore import DocStore
-from kinora.jobs import Job, JobOutput
+from kinora.jobs import Job, JobOutput, JobStatus
 
 KIND = "jobs"
+
+
+def queue_kind(model: str) -> str:
+    """Ids of the jobs waiting for ``model``'s workers, in creation order (for queue positions)."""
+    return f"queue:{model}"
 
 
 class JobStore:
@@ -17,6 +22,8 @@ class JobStore:
 
     def add(self, job: Job) -> None:
         self.docs.put(KIND, job.id, job.model_dump(mode="json"), owner=job.owner)
+        if job.status is JobStatus.queued:
+            self.docs.put(queue_kind(job.request.model), job.id, {})
 
     def get(self, job_id: str) -> Job | None:
         doc = self.docs.get(KIND, job_id)
@@ -27,17 +34,33 @@ class JobStore:
         return [Job.model_validate(d) for d in docs]
 
     def delete(self, job_id: str) -> None:
+        job = self.get(job_id)
         self.docs.delete(KIND, job_id)
+        if job is not None:
+            self.docs.delete(queue_kind(job.request.model), job_id)
 
     def apply(self, job_id: str, transition: Callable[[Job], Job | None]) -> Job | None:
         """Apply a transition from ``kinora.jobs`` atomically; None when it did not apply."""
+        left_queue = False
 
         def mutate(doc: dict) -> dict | None:
-            new = transition(Job.model_validate(doc))
+            nonlocal left_queue
+            old = Job.model_validate(doc)
+            new = transition(old)
+            left_queue = new is not None and old.status is JobStatus.queued and new.status is not JobStatus.queued
             return new.model_dump(mode="json") if new else None
 
         doc = self.docs.update(KIND, job_id, mutate)
-        return Job.model_validate(doc) if doc else None
+        job = Job.model_validate(doc) if doc else None
+        if job is not None and left_queue:
+            self.docs.delete(queue_kind(job.request.model), job_id)
+        return job
+
+    def queue_position(self, job: Job) -> int | None:
+        """1 for the next job its model's workers will take, None once it is no longer queued."""
+        if job.status is not JobStatus.queued:
+            return None
+        return self.docs.count(queue_kind(job.request.model), before=job.id) + 1
 
     # Named shortcuts for the worker and the gateway.
     def start(self, job_id: str) -> Job | None:

@@ -6,7 +6,7 @@ from fastapi import Request
 
 from app.schemas import JobOutputPublic, JobPublic, MediaPublic, RequestPublic
 from app.service import JobService
-from kinora.jobs import Job
+from kinora.jobs import Job, eta_seconds
 
 
 def get_service(request: Request) -> JobService:
@@ -23,7 +23,9 @@ def to_public(job: Job, request: Request) -> JobPublic:
                     for v in ("thumbnail", "spritesheet")}
         output = JobOutputPublic(url=url, **previews, **job.output.model_dump(
             exclude={"uri", "thumbnail_uri", "spritesheet_uri"}))
-    request = job.request.model_dump(exclude={"image", "video"})
-    public = RequestPublic(**request, image=MediaPublic.of(job.request.image), video=MediaPublic.of(job.request.video))
-    return JobPublic(**job.model_dump(exclude={"owner", "output", "attempts", "request"}), request=public,
-                     output=output)
+    echoed = job.request.model_dump(exclude={"image", "video"})
+    public = RequestPublic(**echoed, image=MediaPublic.of(job.request.image), video=MediaPublic.of(job.request.video))
+    service: JobService = request.app.state.service
+    return JobPublic(**job.model_dump(exclude={"owner", "output", "attempts", "request"}),
+                     request=public, output=output, queue_position=service.jobs.queue_position(job),
+                     eta_seconds=eta_seconds(job))

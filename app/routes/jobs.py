@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
+from sse_starlette import EventSourceResponse
 
 from app.auth import require_key
 from app.errors import (
@@ -25,6 +28,8 @@ from app.service import JobService
 from kinora.keys import ApiKey
 from kinora.storage import Located
 
+EVENT_POLL_S = 0.25  # the job store is the one source of truth; reading it 4×/s per open stream is cheap
+
 router = APIRouter(tags=["jobs"], responses=responses(Unauthorized))
 
 GENERATE_BODY = {
@@ -36,6 +41,8 @@ GENERATE_BODY = {
 }
 
 Key = Annotated[ApiKey, Depends(require_key)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", description="Retry-safe creates: the same key and request give back the same job.")]
 Variant = Annotated[Literal["video", "thumbnail", "spritesheet"], Query(description="Which file to download.")]
 Service = Annotated[JobService, Depends(get_service)]
 
@@ -44,13 +51,16 @@ Service = Annotated[JobService, Depends(get_service)]
              responses=responses(BadRequest, InvalidRequest, PayloadTooLarge, UnsupportedMediaType,
                                  ServiceUnavailable),
              openapi_extra={"requestBody": GENERATE_BODY})
-async def generate(key: Key, service: Service, request: Request, response: Response) -> JobPublic:
+async def generate(key: Key, service: Service, request: Request, response: Response,
+                   idempotency_key: IdempotencyKey = None) -> JobPublic:
     """Queue a video generation. Poll the job at the `Location` header until it is terminal.
 
     Send JSON, or `multipart/form-data` with the same fields as text and `image` / `video` as files.
     """
     body, uploads = await read_generate_body(request)
-    job = await run_in_threadpool(service.create, key.id, body, uploads)
+    job, replayed = await run_in_threadpool(service.create_once, key.id, idempotency_key, body, uploads)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = request.app.url_path_for("get_job", job_id=job.id)
     return to_public(job, request)
 
@@ -69,6 +79,32 @@ def list_jobs(key: Key, service: Service, request: Request,
 @router.get("/jobs/{job_id}", response_model=JobPublic, responses=responses(NotFound))
 def get_job(job_id: str, key: Key, service: Service, request: Request) -> JobPublic:
     return to_public(service.get(key.id, job_id), request)
+
+
+@router.get("/jobs/{job_id}/events", response_class=EventSourceResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "Server-sent events: `job` (the job, as GET /jobs/{id}) on every change "
+                                            "of status, progress, queue position or ETA; the stream ends after a "
+                                            "terminal status."}, **responses(NotFound)})
+async def job_events(job_id: str, key: Key, service: Service, request: Request) -> EventSourceResponse:
+    """Live updates of one job, instead of polling."""
+    await run_in_threadpool(service.get, key.id, job_id)  # 404 before the stream starts
+
+    async def events() -> AsyncIterator[dict]:
+        last = None
+        while True:
+            job = await run_in_threadpool(service.get, key.id, job_id)
+            public = to_public(job, request)
+            state = (public.status, public.progress, public.queue_position, public.cancel_requested)
+            if state != last:
+                last = state
+                yield {"event": "job", "id": f"{public.status.value}-{public.progress}",
+                       "data": public.model_dump_json()}
+            if job.status.is_terminal:
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+
+    return EventSourceResponse(events(), ping=15)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic, responses=responses(NotFound, Conflict))

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.auth import require_key
 from app.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized, responses
-from app.inputs import UnsupportedMediaType, read_fields
+from app.inputs import UnsupportedMediaType, Upload, read_fields
 from app.openai_videos import (
     Video,
     VideoCreate,
@@ -26,7 +26,8 @@ from app.openai_videos import (
     to_video,
 )
 from app.routes.deps import get_service
-from app.routes.jobs import CONTENT_RESPONSES, Variant, content_response
+from app.routes.jobs import CONTENT_RESPONSES, IdempotencyKey, Variant, content_response
+from app.schemas import GenerateRequest
 from app.service import JobService
 from kinora.keys import ApiKey
 
@@ -47,35 +48,47 @@ def body_doc(schema: str) -> dict:
 
 
 @router.post("", response_model=Video, responses=CREATE_ERRORS, openapi_extra=body_doc("VideoCreate"))
-async def create_video(key: Key, service: Service, request: Request) -> Video:
+async def create_video(key: Key, service: Service, request: Request, response: Response,
+                       idempotency_key: IdempotencyKey = None) -> Video:
     """Create a video (multipart or JSON): `prompt`, `model`, `seconds`, `size`, `input_reference`."""
     fields, uploads = await read_fields(request, ("input_reference",))
     req, files = from_create(parse(VideoCreate, fields), uploads)  # type: ignore[arg-type]
-    return to_video(await run_in_threadpool(service.create, key.id, req, files))
+    return await create(service, key, idempotency_key, req, files, response)
 
 
 @router.post("/extensions", response_model=Video, responses=CREATE_ERRORS, openapi_extra=body_doc("VideoExtend"))
-async def extend_video(key: Key, service: Service, request: Request) -> Video:
+async def extend_video(key: Key, service: Service, request: Request, response: Response,
+                       idempotency_key: IdempotencyKey = None) -> Video:
     """Continue a video by `seconds` more; the result is the input followed by the continuation."""
     fields, uploads = await read_fields(request, ("video",))
     req, files = from_extend(parse(VideoExtend, fields), uploads)  # type: ignore[arg-type]
-    return to_video(await run_in_threadpool(service.create, key.id, req, files))
+    return await create(service, key, idempotency_key, req, files, response)
 
 
 @router.post("/edits", response_model=Video, responses=CREATE_ERRORS, openapi_extra=body_doc("VideoEdit"))
-async def edit_video(key: Key, service: Service, request: Request) -> Video:
+async def edit_video(key: Key, service: Service, request: Request, response: Response,
+                     idempotency_key: IdempotencyKey = None) -> Video:
     """Regenerate a video following the prompt (Kinora's `modify` mode)."""
     fields, uploads = await read_fields(request, ("video",))
     req, files = from_edit(parse(VideoEdit, fields), uploads)  # type: ignore[arg-type]
-    return to_video(await run_in_threadpool(service.create, key.id, req, files))
+    return await create(service, key, idempotency_key, req, files, response)
 
 
 @router.post("/{video_id}/remix", response_model=Video, responses={**CREATE_ERRORS, **responses(NotFound,
                                                                                                openai=True)})
-def remix_video(video_id: str, body: VideoRemix, key: Key, service: Service) -> Video:
+async def remix_video(video_id: str, body: VideoRemix, key: Key, service: Service, response: Response,
+                      idempotency_key: IdempotencyKey = None) -> Video:
     """A new video from a completed one of yours, following a new prompt, at the same size."""
-    source = service.get(key.id, video_id)
-    return to_video(service.create(key.id, from_remix(body, source), remixed_from=source.id))
+    source = await run_in_threadpool(service.get, key.id, video_id)
+    return await create(service, key, idempotency_key, from_remix(body, source), {}, response, source.id)
+
+
+async def create(service: JobService, key: ApiKey, idempotency_key: str | None, req: GenerateRequest,
+                 files: dict[str, Upload], response: Response, remixed_from: str | None = None) -> Video:
+    job, replayed = await run_in_threadpool(service.create_once, key.id, idempotency_key, req, files, remixed_from)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return to_video(job)
 
 
 @router.get("", response_model=VideoList, responses=responses(InvalidRequest, openai=True))

@@ -1,31 +1,22 @@
 """The official `openai` SDK, unchanged, against `kinora serve`: /v1/videos is a drop-in target."""
 
 import io
-from types import SimpleNamespace
 
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.conftest import free_port
 from tests.media import decode_mp4
-from tests.processes import create_key, kinora_env, serving
 
 pytestmark = pytest.mark.e2e
 SMALL = {"seconds": "1", "size": "320x192"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("openai")
-    env = kinora_env(data_dir=root / "data")
-    port = free_port()
-    with serving(env, port, root / "serve.log"):
-        key = create_key(env, "sdk")
-        base = f"http://localhost:{port}"
-        yield SimpleNamespace(base=base, key=key, root=root,
-                              client=openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0))
+def server(live_server):
+    live_server.client = openai.OpenAI(base_url=f"{live_server.base}/v1", api_key=live_server.key, max_retries=0)
+    return live_server
 
 
 def test_create_and_poll_with_openai_defaults(server):

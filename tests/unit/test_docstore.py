@@ -67,3 +67,14 @@ def test_documents_with_a_ttl_expire(store):
     time.sleep(1.3)
     assert store.get("workers", "w1") is None
     assert store.list("workers") == [{"model": "m"}]
+
+
+def test_put_new_lets_exactly_one_of_many_concurrent_claims_win(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        won = list(pool.map(lambda i: store.put_new("claims", "k", {"by": i}, ttl_s=60), range(50)))
+    assert won.count(True) == 1
+    assert store.get("claims", "k") == {"by": won.index(True)}
+    store.delete("claims", "k")
+    assert store.put_new("claims", "k", {"by": "again"}, ttl_s=60)
