@@ -12,7 +12,7 @@ from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.openai_videos import VideoCreate, VideoEdit, VideoExtend
 from app.queue import CeleryQueue, JobQueue
-from app.routes import jobs, system, videos
+from app.routes import jobs, system, videos, webhooks
 from app.schemas import GenerateRequest
 from app.service import JobService
 from kinora import __version__
@@ -21,6 +21,7 @@ from kinora.docstore import open_docstore
 from kinora.jobstore import JobStore
 from kinora.keys import KeyStore
 from kinora.storage import open_storage
+from kinora.webhooks import Dispatcher, SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         docs = open_docstore(settings)
-        jobs_store = JobStore(docs)
+        jobs_store = JobStore.open(docs, settings)
         queue = open_queue(settings, jobs_store)
         app.state.keys = KeyStore(docs)
         app.state.service = JobService(settings=settings, docs=docs, jobs=jobs_store, queue=queue,
                                        storage=open_storage(settings))
+        dispatcher = Dispatcher(jobs_store.outbox, SecretStore(docs), allow_private=settings.webhook_allow_private,
+                                timeout_s=settings.webhook_timeout_s)
+        dispatcher.start()
         log.info("kinora ready in %s mode", "embedded" if settings.embedded else "production")
         try:
             yield
         finally:
+            dispatcher.stop()
             queue.close()
 
     app = FastAPI(
@@ -64,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(system.router)
     app.include_router(jobs.router)
+    app.include_router(webhooks.router)
     app.include_router(videos.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     document_request_bodies(app)

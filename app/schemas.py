@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kinora.jobs import GenerationRequest, JobError, JobStatus, MediaRef
+from kinora.jobs import GenerationRequest, JobError, JobStatus, MediaRef, WebhookTarget
 
 Resolution = Literal["480p", "720p", "1080p"]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
@@ -18,6 +18,7 @@ MAX_PROMPT = 4000
 
 
 MAX_SEGMENTS = 24
+WebhookEvent = Literal["started", "progress", "completed", "failed", "cancelled"]
 
 
 class JobReference(BaseModel):
@@ -80,6 +81,9 @@ class GenerateRequest(BaseModel):
     segments: list[SegmentIn] | None = Field(
         None, min_length=1, max_length=MAX_SEGMENTS,
         description="Tell a story in parts: each prompt for its duration; `duration` becomes their sum.")
+    webhook_url: str | None = Field(None, max_length=2048, description="POST signed job events here.")
+    webhook_events: list[WebhookEvent] | None = Field(
+        None, min_length=1, description="Which events to send (default: completed, failed, cancelled).")
 
     @field_validator("prompt")
     @classmethod
@@ -177,6 +181,7 @@ class JobPublic(BaseModel):
     error: JobError | None
     cancel_requested: bool
     remixed_from: str | None = Field(None, description="The job this one remixes (OpenAI-compatible remix).")
+    webhook: WebhookTarget | None = None
     queue_position: int | None = Field(None, description="While queued: 1 = next for its model's workers.")
     eta_seconds: float | None = Field(None, description="While running: an estimate of the seconds left.")
 
@@ -215,3 +220,31 @@ class ModelList(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "ready", "not_ready"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class AttemptPublic(BaseModel):
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: str = Field(description="Also the `webhook-id` header the receiver saw.")
+    object: Literal["webhook.delivery"] = "webhook.delivery"
+    event: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: list[AttemptPublic]
+    next_attempt_at: datetime | None
+    created_at: datetime
+    payload: dict
+
+
+class WebhookDeliveryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[WebhookDeliveryPublic]
+
+
+class WebhookSecret(BaseModel):
+    secret: str = Field(description="Verify deliveries with it (Standard Webhooks, `whsec_…`).")

@@ -22,9 +22,11 @@ from app.queue import JobQueue, QueueUnavailable
 from app.schemas import MAX_PIXELS, MAX_SIDE, GenerateRequest
 from kinora.config import Settings
 from kinora.docstore import DocStore
-from kinora.jobs import GenerationRequest, Job, JobStatus, MediaRef, Segment, new_id, utcnow
+from kinora.fetch import FetchRefused
+from kinora.jobs import GenerationRequest, Job, JobStatus, MediaRef, Segment, WebhookTarget, new_id, utcnow
 from kinora.jobstore import JobStore
 from kinora.storage import Located, Storage
+from kinora.webhooks import Delivery, SecretStore, check_webhook_url
 from kinora.workers import live_workers
 from models.registry import REGISTRY, ModelSpec, UnknownModel, get_spec
 
@@ -108,12 +110,13 @@ class JobService:
         uploads = uploads or {}
         spec = self.model_spec(req.model)
         check_combination(req, uploads, spec.inputs)
+        webhook = self.webhook_target(req)
         accepted = {name: self._accept(owner, name, getattr(req, name), uploads) for name in MEDIA_FIELDS}
         job_id = new_id("job")
         # Only now, with every input valid, is anything stored.
         media = {name: store(name, a, job_id, self.storage) for name, a in accepted.items() if a is not None}
         job = Job(id=job_id, owner=owner, created_at=utcnow(), request=resolve_request(req, spec, media),
-                  remixed_from=remixed_from)
+                  remixed_from=remixed_from, webhook=webhook)
         self.jobs.add(job)
         try:
             self.queue.submit(job)
@@ -122,6 +125,31 @@ class JobService:
             raise ServiceUnavailable("The job queue is unreachable; retry later.",
                                      code="queue_unavailable") from None
         return job
+
+    def webhook_target(self, req: GenerateRequest) -> WebhookTarget | None:
+        if req.webhook_url is None:
+            if req.webhook_events:
+                raise InvalidRequest("webhook_events: needs webhook_url", param="webhook_events")
+            return None
+        try:
+            check_webhook_url(req.webhook_url, self.settings.webhook_allow_private)
+        except FetchRefused as exc:
+            raise InvalidRequest(f"webhook_url: {exc.message}", param="webhook_url", code=exc.code) from None
+        events = sorted(set(req.webhook_events)) if req.webhook_events else None
+        return WebhookTarget(url=req.webhook_url, **({"events": events} if events else {}))
+
+    def webhook_secret(self, owner: str, rotate: bool = False) -> str:
+        secrets_ = SecretStore(self.docs)
+        return secrets_.rotate(owner) if rotate else secrets_.get(owner)
+
+    def deliveries(self, owner: str, job_id: str) -> list[Delivery]:
+        return self.jobs.outbox.for_job(self.get(owner, job_id).id)
+
+    def redeliver(self, owner: str, job_id: str, delivery_id: str) -> Delivery:
+        delivery = self.jobs.outbox.get(delivery_id)
+        if delivery is None or delivery.job_id != self.get(owner, job_id).id:
+            raise NotFound(f"No webhook delivery {delivery_id!r} for job {job_id}.", param="delivery_id")
+        return self.jobs.outbox.redeliver(delivery)
 
     def create_once(self, owner: str, idempotency_key: str | None, req: GenerateRequest,
                     uploads: dict[str, Upload] | None = None, remixed_from: str | None = None) -> tuple[Job, bool]:

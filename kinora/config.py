@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
 
+    # Webhooks: seconds between delivery attempts after a failure (the first attempt is immediate).
+    webhook_retry_s: list[float] = Field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000])
+    webhook_allow_private: bool = False  # allow receivers on private addresses (inside your own network)
+    webhook_timeout_s: float = Field(10, gt=0, le=60)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.job_time_limit_s <= self.job_soft_time_limit_s:
@@ -73,6 +78,13 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """No Redis configured: API and worker run in one process with local state."""
         return self.redis_url is None
+
+    @property
+    def base_url(self) -> str | None:
+        """Where clients reach the gateway, for links in webhooks (the configured public URL when set)."""
+        if self.public_url:
+            return self.public_url
+        return f"http://{self.host}:{self.port}" if self.embedded else None
 
     @property
     def loaded_model(self) -> str:

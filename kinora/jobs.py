@@ -117,6 +117,11 @@ class JobOutput(BaseModel):
     segments: int = Field(1, description="Model runs chained to cover the duration.")
 
 
+class WebhookTarget(BaseModel):
+    url: str
+    events: list[str] = Field(default_factory=lambda: ["completed", "failed", "cancelled"])
+
+
 class JobError(BaseModel):
     code: str
     message: str
@@ -136,6 +141,7 @@ class Job(BaseModel):
     cancel_requested: bool = False
     attempts: int = 0
     remixed_from: str | None = None
+    webhook: WebhookTarget | None = None
 
     def stored_uris(self) -> list[str]:
         """Objects this job owns in storage: its outputs and its uploaded inputs (not other jobs' videos)."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from kinora import jobs
+from kinora.config import Settings
 from kinora.docstore import DocStore
 from kinora.jobs import Job, JobOutput, JobStatus
+from kinora.webhooks import Outbox, job_payload
+
+log = logging.getLogger(__name__)
 
 KIND = "jobs"
 
@@ -17,8 +22,14 @@ def queue_kind(model: str) -> str:
 
 
 class JobStore:
-    def __init__(self, docs: DocStore) -> None:
+    def __init__(self, docs: DocStore, outbox: Outbox | None = None) -> None:
         self.docs = docs
+        self.outbox = outbox or Outbox(docs, lambda job: job_payload(job, None), [])
+
+    @classmethod
+    def open(cls, docs: DocStore, settings: Settings) -> JobStore:
+        """The job store with webhooks wired in: every change a job's owner asked to hear about is queued."""
+        return cls(docs, Outbox(docs, lambda job: job_payload(job, settings.base_url), settings.webhook_retry_s))
 
     def add(self, job: Job) -> None:
         self.docs.put(KIND, job.id, job.model_dump(mode="json"), owner=job.owner)
@@ -41,19 +52,23 @@ class JobStore:
 
     def apply(self, job_id: str, transition: Callable[[Job], Job | None]) -> Job | None:
         """Apply a transition from ``kinora.jobs`` atomically; None when it did not apply."""
-        left_queue = False
+        before: Job | None = None
 
         def mutate(doc: dict) -> dict | None:
-            nonlocal left_queue
-            old = Job.model_validate(doc)
-            new = transition(old)
-            left_queue = new is not None and old.status is JobStatus.queued and new.status is not JobStatus.queued
+            nonlocal before
+            before = Job.model_validate(doc)
+            new = transition(before)
             return new.model_dump(mode="json") if new else None
 
         doc = self.docs.update(KIND, job_id, mutate)
         job = Job.model_validate(doc) if doc else None
-        if job is not None and left_queue:
-            self.docs.delete(queue_kind(job.request.model), job_id)
+        if job is not None and before is not None:
+            if before.status is JobStatus.queued and job.status is not JobStatus.queued:
+                self.docs.delete(queue_kind(job.request.model), job_id)
+            try:
+                self.outbox.job_changed(before, job)
+            except Exception:  # noqa: BLE001 - a webhook bookkeeping failure must not fail the job
+                log.exception("queuing a webhook failed for %s", job_id)
         return job
 
     def queue_position(self, job: Job) -> int | None:

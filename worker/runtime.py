@@ -21,5 +21,5 @@ def build_runtime(settings: Settings) -> Runtime:
     docs = open_docstore(settings)
     generator = VideoGenerator.load(get_spec(settings.loaded_model), settings.models_dir, settings.device)
     start_heartbeat(docs, generator.spec.name, generator.device)
-    return Runtime(settings=settings, jobs=JobStore(docs), storage=open_storage(settings), generator=generator,
-                   resizer=open_resizer(settings.upscaler, generator.device))
+    return Runtime(settings=settings, jobs=JobStore.open(docs, settings), storage=open_storage(settings),
+                   generator=generator, resizer=open_resizer(settings.upscaler, generator.device))

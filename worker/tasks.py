@@ -26,7 +26,8 @@ def register_tasks(app: Celery) -> Task:
         try:
             runtime = self.runtime
         except Exception as exc:  # the model did not load: say so in the job rather than leave it queued
-            JobStore(open_docstore(self.app.kinora_settings)).fail(job_id, "model_unavailable", str(exc)[:500])
+            settings = self.app.kinora_settings
+            JobStore.open(open_docstore(settings), settings).fail(job_id, "model_unavailable", str(exc)[:500])
             raise
         run_job(job_id, runtime)
 
