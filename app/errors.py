@@ -58,6 +58,10 @@ class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
 
+class TooManyRequests(ApiError):
+    status, code = 429, "rate_limit_exceeded"
+
+
 class ServiceUnavailable(ApiError):
     status, code = 503, "service_unavailable"
 

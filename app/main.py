@@ -21,6 +21,7 @@ from kinora.docstore import open_docstore
 from kinora.jobstore import JobStore
 from kinora.keys import KeyStore
 from kinora.storage import open_storage
+from kinora.usage import Usage
 from kinora.webhooks import Dispatcher, SecretStore
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         docs = open_docstore(settings)
-        jobs_store = JobStore.open(docs, settings)
+        usage = Usage(settings)  # one instance: in embedded mode its counters live in this process's memory
+        jobs_store = JobStore.open(docs, settings, usage)
         queue = open_queue(settings, jobs_store)
         app.state.keys = KeyStore(docs)
+        app.state.usage = usage
         app.state.service = JobService(settings=settings, docs=docs, jobs=jobs_store, queue=queue,
                                        storage=open_storage(settings))
         dispatcher = Dispatcher(jobs_store.outbox, SecretStore(docs), allow_private=settings.webhook_allow_private,

@@ -110,5 +110,17 @@ def keys_revoke(key: str = typer.Argument(..., help="A key id, or a name (revoke
         typer.echo(f"Revoked {k.id} ({k.name}).")
 
 
+def _add_client_commands() -> None:
+    """`kinora generate`, `jobs`, `get`, `cancel`, `download` from the kinora-client package, when installed."""
+    try:
+        from kinora_client.cli import register
+    except ImportError:  # the server works without its client
+        return
+    register(cli)
+
+
+_add_client_commands()
+
+
 def main() -> None:
     cli()

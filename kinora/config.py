@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
 
+    # Fair use per API key (0 = no limit): create requests per minute, queued + running jobs, GPU-seconds a day.
+    rate_limit_per_minute: int = Field(0, ge=0)
+    max_active_jobs: int = Field(16, ge=0)
+    gpu_seconds_per_day: int = Field(0, ge=0)
+
     # Webhooks: seconds between delivery attempts after a failure (the first attempt is immediate).
     webhook_retry_s: list[float] = Field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000])
     webhook_allow_private: bool = False  # allow receivers on private addresses (inside your own network)

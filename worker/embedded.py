@@ -40,7 +40,7 @@ class EmbeddedWorker:
 
     def _run(self) -> None:
         try:
-            self.runtime = build_runtime(self.settings)
+            self.runtime = build_runtime(self.settings, self.jobs)
         except Exception as exc:
             log.exception("embedded worker could not load its model")
             self.error = f"model failed to load: {exc}"

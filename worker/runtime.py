@@ -17,9 +17,10 @@ from worker.runner import Runtime
 log = logging.getLogger(__name__)
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    docs = open_docstore(settings)
+def build_runtime(settings: Settings, jobs: JobStore | None = None) -> Runtime:
+    """``jobs``: share the gateway's job store (embedded mode), so both count usage in one place."""
+    docs = jobs.docs if jobs is not None else open_docstore(settings)
     generator = VideoGenerator.load(get_spec(settings.loaded_model), settings.models_dir, settings.device)
     start_heartbeat(docs, generator.spec.name, generator.device)
-    return Runtime(settings=settings, jobs=JobStore.open(docs, settings), storage=open_storage(settings),
+    return Runtime(settings=settings, jobs=jobs or JobStore.open(docs, settings), storage=open_storage(settings),
                    generator=generator, resizer=open_resizer(settings.upscaler, generator.device))

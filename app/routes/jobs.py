@@ -18,11 +18,12 @@ from app.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     responses,
 )
 from app.inputs import BadRequest, UnsupportedMediaType, read_generate_body
-from app.routes.deps import get_service, to_public
+from app.routes.deps import fair_use, get_service, to_public
 from app.schemas import JobList, JobPublic
 from app.service import JobService
 from kinora.keys import ApiKey
@@ -47,9 +48,9 @@ Variant = Annotated[Literal["video", "thumbnail", "spritesheet"], Query(descript
 Service = Annotated[JobService, Depends(get_service)]
 
 
-@router.post("/generate", status_code=202, response_model=JobPublic,
+@router.post("/generate", status_code=202, response_model=JobPublic, dependencies=[Depends(fair_use)],
              responses=responses(BadRequest, InvalidRequest, PayloadTooLarge, UnsupportedMediaType,
-                                 ServiceUnavailable),
+                                 TooManyRequests, ServiceUnavailable),
              openapi_extra={"requestBody": GENERATE_BODY})
 async def generate(key: Key, service: Service, request: Request, response: Response,
                    idempotency_key: IdempotencyKey = None) -> JobPublic:

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from app.auth import require_key
-from app.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized, responses
+from app.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    responses,
+)
 from app.inputs import UnsupportedMediaType, Upload, read_fields
 from app.openai_videos import (
     Video,
@@ -25,7 +34,7 @@ from app.openai_videos import (
     parse,
     to_video,
 )
-from app.routes.deps import get_service
+from app.routes.deps import fair_use, get_service
 from app.routes.jobs import CONTENT_RESPONSES, IdempotencyKey, Variant, content_response
 from app.schemas import GenerateRequest
 from app.service import JobService
@@ -38,7 +47,9 @@ router = APIRouter(prefix="/v1/videos", tags=["openai-compatible"],
 
 Key = Annotated[ApiKey, Depends(require_key)]
 Service = Annotated[JobService, Depends(get_service)]
-CREATE_ERRORS = responses(InvalidRequest, PayloadTooLarge, UnsupportedMediaType, ServiceUnavailable, openai=True)
+CREATE_ERRORS = responses(InvalidRequest, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable,
+                          openai=True)
+FAIR_USE = [Depends(fair_use)]
 
 
 def body_doc(schema: str) -> dict:
@@ -47,7 +58,8 @@ def body_doc(schema: str) -> dict:
                                                           "multipart/form-data": {"schema": ref}}}}
 
 
-@router.post("", response_model=Video, responses=CREATE_ERRORS, openapi_extra=body_doc("VideoCreate"))
+@router.post("", response_model=Video, responses=CREATE_ERRORS, dependencies=FAIR_USE,
+             openapi_extra=body_doc("VideoCreate"))
 async def create_video(key: Key, service: Service, request: Request, response: Response,
                        idempotency_key: IdempotencyKey = None) -> Video:
     """Create a video (multipart or JSON): `prompt`, `model`, `seconds`, `size`, `input_reference`."""
@@ -56,7 +68,8 @@ async def create_video(key: Key, service: Service, request: Request, response: R
     return await create(service, key, idempotency_key, req, files, response)
 
 
-@router.post("/extensions", response_model=Video, responses=CREATE_ERRORS, openapi_extra=body_doc("VideoExtend"))
+@router.post("/extensions", response_model=Video, responses=CREATE_ERRORS, dependencies=FAIR_USE,
+             openapi_extra=body_doc("VideoExtend"))
 async def extend_video(key: Key, service: Service, request: Request, response: Response,
                        idempotency_key: IdempotencyKey = None) -> Video:
     """Continue a video by `seconds` more; the result is the input followed by the continuation."""
@@ -65,7 +78,8 @@ async def extend_video(key: Key, service: Service, request: Request, response: R
     return await create(service, key, idempotency_key, req, files, response)
 
 
-@router.post("/edits", response_model=Video, responses=CREATE_ERRORS, openapi_extra=body_doc("VideoEdit"))
+@router.post("/edits", response_model=Video, responses=CREATE_ERRORS, dependencies=FAIR_USE,
+             openapi_extra=body_doc("VideoEdit"))
 async def edit_video(key: Key, service: Service, request: Request, response: Response,
                      idempotency_key: IdempotencyKey = None) -> Video:
     """Regenerate a video following the prompt (Kinora's `modify` mode)."""
@@ -74,8 +88,8 @@ async def edit_video(key: Key, service: Service, request: Request, response: Res
     return await create(service, key, idempotency_key, req, files, response)
 
 
-@router.post("/{video_id}/remix", response_model=Video, responses={**CREATE_ERRORS, **responses(NotFound,
-                                                                                               openai=True)})
+@router.post("/{video_id}/remix", response_model=Video, dependencies=FAIR_USE,
+             responses={**CREATE_ERRORS, **responses(NotFound, openai=True)})
 async def remix_video(video_id: str, body: VideoRemix, key: Key, service: Service, response: Response,
                       idempotency_key: IdempotencyKey = None) -> Video:
     """A new video from a completed one of yours, following a new prompt, at the same size."""
