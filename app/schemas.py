@@ -139,6 +139,7 @@ class JobOutputPublic(BaseModel):
     seconds: float
     bytes: int
     model: str
+    model_version: str
     native: dict[str, int]
     upscaler: str
     interpolation: str

@@ -111,6 +111,7 @@ class JobOutput(BaseModel):
     seconds: float
     bytes: int
     model: str
+    model_version: str = Field("", description="Fingerprint of the weights that made it.")
     native: dict[str, int] = Field(default_factory=dict, description="Size, frames and fps the model produced.")
     upscaler: str = "lanczos"
     interpolation: str = Field("none", description="How frames were added to reach fps: none, flow or nearest.")

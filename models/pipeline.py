@@ -6,6 +6,7 @@ weights are a tiny preset or a real checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -43,15 +44,41 @@ def pick_device(preference: str) -> str:
     return preference
 
 
+def weights_version(pipe: diffusers.DiffusionPipeline, folder: Path | None) -> str:
+    """A short fingerprint of the weights, so a job says exactly which ones made it.
+
+    A checkpoint folder: its files' names, sizes and first and last MiB (reading gigabytes in full would slow
+    every worker start). A built-in preset: every parameter of its networks, which are small.
+    """
+    digest = hashlib.sha256()
+    if folder is not None:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            size = path.stat().st_size
+            digest.update(f"{path.relative_to(folder)}:{size}".encode())
+            with path.open("rb") as f:
+                digest.update(f.read(1 << 20))
+                f.seek(max(0, size - (1 << 20)))
+                digest.update(f.read(1 << 20))
+    else:
+        for name, component in sorted(pipe.components.items()):
+            if isinstance(component, torch.nn.Module):
+                for key, tensor in sorted(component.state_dict().items()):
+                    digest.update(f"{name}.{key}".encode())
+                    digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
 class VideoGenerator:
-    def __init__(self, spec: ModelSpec, pipe: diffusers.DiffusionPipeline, device: str) -> None:
+    def __init__(self, spec: ModelSpec, pipe: diffusers.DiffusionPipeline, device: str, version: str = "") -> None:
         self.spec = spec
         self.pipe = pipe
         self.device = device
+        self.version = version
 
     @classmethod
     def load(cls, spec: ModelSpec, models_dir: Path, device: str = "auto") -> VideoGenerator:
         device = pick_device(device)
+        path = None
         if spec.is_preset:
             pipe = PRESETS[spec.weights.removeprefix("preset:")]()
         else:
@@ -66,8 +93,9 @@ class VideoGenerator:
         if hasattr(pipe.vae, "use_framewise_decoding"):
             # Decode a run a few frames at a time: the decoder's memory then no longer grows with the run length.
             pipe.vae.use_framewise_decoding = True
-        log.info("loaded model %s on %s", spec.name, device)
-        return cls(spec, pipe, device)
+        version = weights_version(pipe, path)
+        log.info("loaded model %s (%s) on %s", spec.name, version, device)
+        return cls(spec, pipe, device, version)
 
     def generate(self, req: GenerationRequest, on_step: StepCallback) -> NativeVideo:
         """One run covering the whole request, text only (the request must fit one run)."""

@@ -118,7 +118,7 @@ def render_video(job: Job, path: Path, rt: Runtime, on_step: Callable[[int, int]
         frames = previews(frames)
     metadata = {
         "title": req.prompt[:200],
-        "comment": f"kinora job_id={job.id} model={req.model} seed={req.seed}",
+        "comment": f"kinora job_id={job.id} model={req.model} version={rt.generator.version} seed={req.seed}",
         "description": settings.watermark_text,
     }
     written = encode_mp4(frames, path, fps=req.fps, width=req.width, height=req.height, metadata=metadata,
@@ -126,7 +126,7 @@ def render_video(job: Job, path: Path, rt: Runtime, on_step: Callable[[int, int]
     rt.jobs.progress(job.id, 99)
     return JobOutput(
         uri="", width=req.width, height=req.height, fps=req.fps, frames=written, seconds=round(written / req.fps, 3),
-        bytes=path.stat().st_size, model=req.model,
+        bytes=path.stat().st_size, model=req.model, model_version=rt.generator.version,
         native={"width": size[0], "height": size[1], "frames": sum(r.keep for r in runs), "fps": spec.native_fps},
         upscaler=rt.resizer.name, segments=len(runs),
         interpolation=settings.interpolation if spec.native_fps != req.fps else "none",

@@ -23,6 +23,13 @@ def test_a_checkpoint_folder_loads_through_the_registry(tmp_path, preset, model,
     video = gen.generate(req, lambda done, total: steps.append((done, total)))
     assert video.frames.shape == (frames, 128, 224, 3) and video.frames.dtype.name == "uint8"
     assert steps == [(1, 2), (2, 2)]
+    # The version fingerprints the folder: stable across loads, changed by a changed weights file.
+    assert VideoGenerator.load(spec, tmp_path, device="cpu").version == gen.version
+    weights = max((tmp_path / spec.weights).rglob("*.safetensors"), key=lambda p: p.stat().st_size)
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert VideoGenerator.load(spec, tmp_path, device="cpu").version != gen.version
 
 
 def test_missing_weights_are_a_clear_error(tmp_path):

@@ -43,6 +43,7 @@ def test_a_job_runs_to_a_watermarked_mp4_in_storage(runtime):
     # 1.5 s at 24 fps: 36 native frames plus the one the last output instant is interpolated towards.
     assert out.native["frames"] == 37 and out.native["width"] % 32 == 0
     assert out.interpolation == "flow" and out.segments == 1 and out.upscaler == "lanczos"
+    assert out.model_version == runtime.generator.version and out.model_version.startswith("sha256:")
     path = runtime.storage.locate(out.uri).path
     assert path.stat().st_size == out.bytes
     video = decode_mp4(path)
