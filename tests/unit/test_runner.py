@@ -131,3 +131,18 @@ def test_a_wan_job_follows_wan_rules_end_to_end(tmp_path):
     assert done.status is JobStatus.completed, done.error
     assert done.output.native == {"width": 160, "height": 96, "frames": 17, "fps": 16}
     assert len(decode_mp4(rt.storage.locate(done.output.uri).path).frames) == 24
+
+
+def test_the_learned_upscaler_runs_in_the_worker_and_is_reported(tmp_path, generator):
+    from worker.postprocess import open_resizer
+
+    rt = Runtime(settings=Settings(data_dir=tmp_path), jobs=JobStore(SqliteDocStore(tmp_path / "db")),
+                 storage=LocalStorage(tmp_path / "objects"), generator=generator,
+                 resizer=open_resizer("learned", "cpu"))
+    job = new_job("k", request(duration=0.5, width=448, height=256))
+    rt.jobs.add(job)
+    done = run_job(job.id, rt)
+    assert done.output.upscaler == "kinora-sr-x2x4" and done.output.native["width"] == 224
+    video = decode_mp4(rt.storage.locate(done.output.uri).path)
+    assert (video.width, video.height, len(video.frames)) == (448, 256, 12)
+    assert open_resizer("auto", "cpu").name == "lanczos"  # on a CPU the default stays Lanczos
