@@ -24,6 +24,7 @@ from kinora.fetch import FetchRefused, fetch_url
 from kinora.jobs import Job, JobStatus, MediaRef
 from kinora.media import MediaInfo, MediaLimits, MediaRejected, inspect_media
 from kinora.storage import Storage
+from models.registry import ModelSpec
 
 MEDIA_FIELDS = ("image", "video")
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,",
@@ -110,13 +111,18 @@ def _json_field(name: str, value: str) -> object:
         raise InvalidRequest(f"{name}: must be JSON in a multipart form", param=name) from None
 
 
-def check_combination(req: GenerateRequest, uploads: dict[str, Upload], inputs: tuple[str, ...]) -> None:
+def check_combination(req: GenerateRequest, uploads: dict[str, Upload], spec: ModelSpec) -> None:
     """Inputs and options that only make sense together, and what the model can take."""
     has_image, has_video = req.image is not None or "image" in uploads, req.video is not None or "video" in uploads
     for name, given in (("image", has_image), ("video", has_video)):
-        if given and name not in inputs:
-            raise InvalidRequest(f"{name}: this model takes {', '.join(inputs)} only", param=name,
+        if given and name not in spec.inputs:
+            raise InvalidRequest(f"{name}: {spec.name} takes {', '.join(spec.inputs)} only", param=name,
                                  code="input_not_supported")
+    if spec.requires_image and not has_image:
+        raise InvalidRequest(f"image: {spec.name} animates an image; send one", param="image", code="image_required")
+    if has_image and req.image_position not in spec.image_positions:
+        raise InvalidRequest(f"image_position: {spec.name} puts the image at: {', '.join(spec.image_positions)}",
+                             param="image_position", code="input_not_supported")
     if has_image and has_video:
         raise InvalidRequest("image: send an image or a video, not both", param="image", code="conflicting_inputs")
     if req.mode and not has_video:

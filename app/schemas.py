@@ -208,6 +208,8 @@ class ModelInfo(BaseModel):
     max_seconds: float = Field(description="Longest video per request (chained runs when above run_seconds).")
     run_seconds: float = Field(description="Longest clip one run of the model makes.")
     inputs: list[str] = Field(description="What it can be conditioned on: text, image, video.")
+    requires_image: bool = Field(description="An image-to-video model: every request must send an image.")
+    image_positions: list[str] = Field(description="Where an image can be pinned: first and/or last frame.")
     default_steps: int
     default_guidance: float
 

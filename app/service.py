@@ -109,7 +109,7 @@ class JobService:
                remixed_from: str | None = None) -> Job:
         uploads = uploads or {}
         spec = self.model_spec(req.model)
-        check_combination(req, uploads, spec.inputs)
+        check_combination(req, uploads, spec)
         webhook = self.webhook_target(req)
         accepted = {name: self._accept(owner, name, getattr(req, name), uploads) for name in MEDIA_FIELDS}
         job_id = new_id("job")

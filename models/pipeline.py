@@ -130,10 +130,14 @@ class VideoGenerator:
         if "frame_rate" in params:  # LTX conditions on the frame rate
             args["frame_rate"] = self.spec.native_fps
         conditions = run.conditions()
-        if (conditions or run.source is not None) and "conditions" not in params:
-            raise ValueError(f"{self.spec.name} cannot be conditioned on images or videos")
-        if conditions:
-            args["conditions"] = [_ltx_condition(c) for c in conditions]
+        if "conditions" in params:  # LTX: images and clips pinned at frame indexes
+            if conditions:
+                args["conditions"] = [_ltx_condition(c) for c in conditions]
+        elif "image" in params and [(c.is_image, c.index) for c in conditions] == [(True, 0)] and not run.source:
+            args["image"] = Image.fromarray(conditions[0].frames[0])  # Wan image-to-video: the first frame
+        elif conditions or run.source is not None or "image" in params:
+            raise ValueError(f"{self.spec.name} cannot be conditioned this way (its inputs: "
+                             f"{', '.join(self.spec.inputs)}; image at: {', '.join(self.spec.image_positions)})")
         if run.source is not None:  # modify: start from the noised source clip instead of pure noise
             with torch.inference_mode():
                 args["latents"] = self._encode_video(run.source, run.width, run.height)

@@ -31,6 +31,8 @@ class ModelSpec:
     # clip. A model that takes video can also chain runs, each conditioned on the tail of the previous one.
     inputs: tuple[str, ...] = ("text",)
     overlap_frames: int = 0  # native frames of the previous run each chained run is conditioned on
+    requires_image: bool = False  # an image-to-video model: every request animates an image
+    image_positions: tuple[str, ...] = ("first", "last")
 
     @property
     def run_seconds(self) -> float:
@@ -62,6 +64,7 @@ class ModelSpec:
         info["max_seconds"] = round(self.max_seconds, 3)
         info["run_seconds"] = round(self.run_seconds, 3)
         info["inputs"] = list(self.inputs)
+        info["image_positions"] = list(self.image_positions)
         info["available"] = self.missing_weights(models_dir) is None
         return info
 
@@ -137,6 +140,48 @@ REGISTRY: dict[str, ModelSpec] = {
             description=(
                 "Wan 2.1 text-to-video 1.3B in diffusers format, loaded from "
                 "KINORA_MODELS_DIR/Wan2.1-T2V-1.3B-Diffusers (download it there; nothing is fetched at run time)."
+            ),
+            random_weights=False,
+            native_fps=16,
+            frame_multiple=4,
+            size_multiple=16,
+            native_area=832 * 480,
+            max_frames=81,
+            default_steps=40,
+            default_guidance=5.0,
+            inputs=("text", "image"),
+            requires_image=True,
+            image_positions=("first",),
+        ),
+        ModelSpec(
+            name="wan-tiny-i2v",
+            family="wan",
+            pipeline="WanImageToVideoPipeline",
+            weights="preset:wan-tiny-i2v",
+            description=(
+                "Tiny Wan 2.1 image-to-video pipeline with RANDOM transformer, VAE and CLIP image encoder weights "
+                "(text encoder: the real all-MiniLM-L6-v2): every request animates an image. Noise-like video."
+            ),
+            random_weights=True,
+            native_fps=16,
+            frame_multiple=4,
+            size_multiple=16,
+            native_area=160 * 96,
+            max_frames=81,
+            default_steps=4,
+            default_guidance=5.0,
+            inputs=("text", "image"),
+            requires_image=True,
+            image_positions=("first",),
+        ),
+        ModelSpec(
+            name="wan2.1-i2v-14b-480p",
+            family="wan",
+            pipeline="WanImageToVideoPipeline",
+            weights="Wan2.1-I2V-14B-480P-Diffusers",
+            description=(
+                "Wan 2.1 image-to-video 14B (480p) in diffusers format, loaded from "
+                "KINORA_MODELS_DIR/Wan2.1-I2V-14B-480P-Diffusers (download it there; nothing is fetched at run time)."
             ),
             random_weights=False,
             native_fps=16,

@@ -13,9 +13,12 @@ from diffusers import (
     FlowMatchEulerDiscreteScheduler,
     LTXConditionPipeline,
     LTXVideoTransformer3DModel,
+    WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
 )
+from transformers import CLIPVisionConfig, CLIPVisionModel
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from models.text_encoder import HIDDEN_SIZE, load_minilm
 
@@ -95,7 +98,36 @@ def tiny_wan_components(seed: int = 0) -> dict:
     }
 
 
+def tiny_wan_i2v_components(seed: int = 0) -> dict:
+    """Wan 2.1 image-to-video: the image goes in twice, as VAE latents beside the noise (36 input channels =
+    16 noise + 4 mask + 16 image) and as CLIP image features the transformer attends to."""
+    components = tiny_wan_components(seed)
+    torch.manual_seed(seed)
+    components["transformer"] = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=HIDDEN_SIZE,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=4,
+    )
+    torch.manual_seed(seed)
+    components["image_encoder"] = CLIPVisionModel(CLIPVisionConfig(
+        hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
+        intermediate_size=16, patch_size=1))
+    components["image_processor"] = CLIPImageProcessorPil(crop_size=32, size=32)
+    return components
+
+
 PRESETS = {
     "ltx-tiny": lambda: LTXConditionPipeline(**tiny_ltx_components()),
     "wan-tiny": lambda: WanPipeline(**tiny_wan_components()),
+    "wan-tiny-i2v": lambda: WanImageToVideoPipeline(**tiny_wan_i2v_components()),
 }

@@ -146,3 +146,32 @@ def test_the_learned_upscaler_runs_in_the_worker_and_is_reported(tmp_path, gener
     video = decode_mp4(rt.storage.locate(done.output.uri).path)
     assert (video.width, video.height, len(video.frames)) == (448, 256, 12)
     assert open_resizer("auto", "cpu").name == "lanczos"  # on a CPU the default stays Lanczos
+
+
+def test_a_wan_image_to_video_job_animates_its_stored_image(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from kinora.jobs import MediaRef
+
+    storage = LocalStorage(tmp_path / "objects")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)).save(buf, "PNG")
+    uri = storage.put_bytes(buf.getvalue(), "inputs/x/image.png", "image/png")
+    image = MediaRef(uri=uri, kind="image", content_type="image/png", width=160, height=96, source="upload")
+    rt = Runtime(settings=Settings(data_dir=tmp_path), jobs=JobStore(SqliteDocStore(tmp_path / "db")),
+                 storage=storage, generator=VideoGenerator.load(get_spec("wan-tiny-i2v"), models_dir=None,
+                                                                device="cpu"))
+    job = new_job("k", request(model="wan-tiny-i2v", duration=1.0, fps=16, width=160, height=96, steps=2,
+                               image=image))
+    rt.jobs.add(job)
+    done = run_job(job.id, rt)
+    assert done.status is JobStatus.completed, done.error
+    assert done.output.native == {"width": 160, "height": 96, "frames": 17, "fps": 16}
+    assert len(decode_mp4(rt.storage.locate(done.output.uri).path).frames) == 16
+    text_only = new_job("k", request(model="wan-tiny-i2v", duration=1.0, fps=16, width=160, height=96, steps=2))
+    rt.jobs.add(text_only)
+    failed = run_job(text_only.id, rt)  # the gateway refuses these; the worker still fails them clearly
+    assert failed.status is JobStatus.failed and "cannot be conditioned" in failed.error.message
