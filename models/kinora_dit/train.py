@@ -1,0 +1,150 @@
+"""Train Kinora's small video model on procedural clips with captions, reproducibly and resumably.
+
+    OMP_WAIT_POLICY=PASSIVE python -m models.kinora_dit.train --config models/kinora_dit/config.json \\
+        --out runs/kinora-dit [--resume] [--steps N] [--minutes M]
+
+Every batch is generated on the fly (scenes.py renders, captions.py describes, in English or French) from
+a seeded generator, so the data needs no storage and a run is reproducible from its config. Checkpoints
+(model, EMA, optimiser, step, data generator state) are written every ``checkpoint_every`` steps and at the
+end; ``--resume`` continues from the last one. ``export`` writes the EMA weights in fp16 safetensors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from models.kinora_dit.captions import caption
+from models.kinora_dit.pipeline import encode_text, make_transformer, predict_clean
+from models.kinora_dit.scenes import render, sample_scene
+from models.text_encoder import load_minilm
+
+DEFAULTS = {
+    "seed": 0, "frames": 16, "size": 32, "fps": 8, "width": 192, "depth": 6, "head_dim": 32, "batch": 32,
+    "lr": 3e-4, "warmup": 200, "steps": 20000, "ema": 0.999, "drop_text": 0.1, "french": 0.3,
+    "checkpoint_every": 500, "min_sigma": 0.02,
+}
+
+
+def load_config(path: Path | None) -> dict:
+    config = dict(DEFAULTS)
+    if path is not None:
+        config |= json.loads(Path(path).read_text())
+    return config
+
+
+def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[str]]:
+    """Clips in [-1, 1] (B, 3, F, H, W) and their captions; a share of captions dropped for guidance."""
+    scenes = [sample_scene(rng, "train") for _ in range(config["batch"])]
+    clips = np.stack([render(s, config["frames"], config["size"], config["fps"]) for s in scenes])
+    captions = [caption(s, rng, "fr" if rng.random() < config["french"] else "en") for s in scenes]
+    captions = ["" if rng.random() < config["drop_text"] else c for c in captions]
+    video = torch.from_numpy(clips).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
+    return video, captions
+
+
+def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
+            min_sigma: float) -> torch.Tensor:
+    """Rectified flow: predict the clean clip, score it as a velocity ((x - clean) / sigma vs noise - clean)."""
+    sigma = torch.sigmoid(torch.randn(video.shape[0], generator=rng))  # logit-normal noise levels
+    noise = torch.randn(video.shape, generator=rng)
+    s = sigma.view(-1, 1, 1, 1, 1)
+    noisy = (1 - s) * video + s * noise
+    clean = predict_clean(transformer, noisy, sigma, text, mask)
+    velocity = (noisy - clean) / s.clamp(min=min_sigma)
+    return torch.nn.functional.mse_loss(velocity, noise - video)
+
+
+def train(config: dict, out: Path, resume: bool, minutes: float | None) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    torch.manual_seed(config["seed"])
+    transformer = make_transformer(config["width"], config["depth"], config["head_dim"])
+    ema = copy.deepcopy(transformer).requires_grad_(False)
+    optimizer = torch.optim.AdamW(transformer.parameters(), lr=config["lr"], weight_decay=0.01)
+    data_rng = np.random.default_rng(config["seed"])
+    noise_rng = torch.Generator().manual_seed(config["seed"])
+    step, losses = 0, []
+    checkpoint = out / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        transformer.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        data_rng.bit_generator.state = state["data_rng"]
+        noise_rng.set_state(state["noise_rng"])
+        step, losses = state["step"], state["losses"]
+    text_encoder, tokenizer = load_minilm()
+    text_encoder.requires_grad_(False)
+    deadline = time.monotonic() + minutes * 60 if minutes else None
+
+    def save() -> None:
+        torch.save({"model": transformer.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                    "data_rng": data_rng.bit_generator.state, "noise_rng": noise_rng.get_state(), "step": step,
+                    "losses": losses}, checkpoint.with_suffix(".tmp"))
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
+
+    bar = tqdm(total=config["steps"], initial=step, desc="kinora-dit", mininterval=5)
+    transformer.train()
+    while step < config["steps"] and (deadline is None or time.monotonic() < deadline):
+        video, captions = batch(data_rng, config)
+        text, mask = encode_text(text_encoder, tokenizer, captions)
+        for group in optimizer.param_groups:
+            group["lr"] = config["lr"] * min(1.0, (step + 1) / config["warmup"])
+        loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
+        optimizer.step()
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), transformer.parameters(), strict=True):
+                e.lerp_(p, 1 - config["ema"])
+        step += 1
+        losses.append(round(loss.item(), 5))
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-100:]):.4f}")
+        if step % config["checkpoint_every"] == 0:
+            save()
+    save()
+    bar.close()
+    return {"step": step, "loss_last_100": float(np.mean(losses[-100:])) if losses else None}
+
+
+def export(run: Path, weights: Path) -> Path:
+    """The EMA transformer of a run as fp16 safetensors, with its config beside it."""
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    config = json.loads((run / "config.json").read_text())
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in state["ema"].items()}, str(weights),
+              metadata={"config": json.dumps(config), "step": str(state["step"])})
+    return weights
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.json"))
+    parser.add_argument("--out", type=Path, default=Path("runs/kinora-dit"))
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--steps", type=int, help="override the config's step count")
+    parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
+    args = parser.parse_args()
+    if args.export:
+        print(export(args.out, args.export))
+        return
+    config = load_config(args.config)
+    if args.steps:
+        config["steps"] = args.steps
+    print(json.dumps(train(config, args.out, args.resume, args.minutes)))
+
+
+if __name__ == "__main__":
+    main()
