@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -178,7 +179,8 @@ def _fetch(name: str, url: str, settings: Settings) -> Upload:
     except FetchRefused as exc:
         status = 413 if exc.code == "media_too_large" else 422
         raise _api_error(status, exc.code, f"{name}: {exc.message}", name) from None
-    return Upload(fetched.data, fetched.content_type, fetched.url.rsplit("/", 1)[-1] or None, "url")
+    name = urlsplit(fetched.url).path.rsplit("/", 1)[-1]
+    return Upload(fetched.data, fetched.content_type, name or None, "url")
 
 
 def validate_upload(name: str, upload: Upload, settings: Settings) -> MediaInfo:
