@@ -66,15 +66,21 @@ def checked_address(url: str, resolver: Resolver) -> tuple[str, str, int]:
     return parts.hostname, addresses[0], port
 
 
+def pinned_request(client: httpx.Client, method: str, url: str, resolver: Resolver = resolve,
+                   headers: dict[str, str] | None = None, **kwargs: object) -> httpx.Request:
+    """A request for ``url`` addressed to the IP that was just checked, with the original Host and TLS name."""
+    host, address, port = checked_address(url, resolver)
+    parts = urlsplit(url)
+    pinned = parts._replace(netloc=f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+    return client.build_request(method, pinned.geturl(), headers={**(headers or {}), "Host": parts.netloc},
+                                extensions={"sni_hostname": host}, **kwargs)  # type: ignore[arg-type]
+
+
 def fetch_url(url: str, *, max_bytes: int, timeout: float = 10.0, resolver: Resolver = resolve,
               transport: httpx.BaseTransport | None = None) -> Fetched:
     with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            host, address, port = checked_address(url, resolver)
-            parts = urlsplit(url)
-            pinned = parts._replace(netloc=f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
-            request = client.build_request("GET", pinned.geturl(), headers={"Host": parts.netloc},
-                                           extensions={"sni_hostname": host})
+            request = pinned_request(client, "GET", url, resolver)
             try:
                 response = client.send(request, stream=True)
             except httpx.HTTPError as exc:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from standardwebhooks import Webhook
 
 from kinora.docstore import DocStore
-from kinora.fetch import FetchRefused, checked_address, resolve
+from kinora.fetch import FetchRefused, checked_address, pinned_request, resolve
 from kinora.jobs import Job, JobStatus, new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,8 @@ class SecretStore:
         return fresh
 
 
-def send(delivery: Delivery, secret: str, client: httpx.Client, allow_private: bool) -> tuple[Attempt, bool]:
+def send(delivery: Delivery, secret: str, client: httpx.Client, allow_private: bool,
+         resolver: Callable[[str, int], list[str]] = resolve) -> tuple[Attempt, bool]:
     """One signed POST of the delivery's payload; 2xx is success."""
     started = time.perf_counter()
     at = utcnow()
@@ -177,8 +178,12 @@ def send(delivery: Delivery, secret: str, client: httpx.Client, allow_private: b
                "webhook-timestamp": str(int(timestamp.timestamp())),
                "webhook-signature": Webhook(secret).sign(delivery.id, timestamp, data)}
     try:
-        check_webhook_url(delivery.url, allow_private)
-        response = client.post(delivery.url, content=data, headers=headers)
+        if allow_private:
+            check_webhook_url(delivery.url, allow_private=True)
+            request = client.build_request("POST", delivery.url, content=data, headers=headers)
+        else:  # checked now and sent to the checked address, so a changed DNS answer cannot redirect the POST
+            request = pinned_request(client, "POST", delivery.url, resolver, headers=headers, content=data)
+        response = client.send(request)
         ok = 200 <= response.status_code < 300
         return Attempt(at=at, status_code=response.status_code,
                        duration_ms=int((time.perf_counter() - started) * 1000)), ok

@@ -57,3 +57,31 @@ def test_a_body_over_the_limit_is_refused():
         fetch_url("https://public.test/big", max_bytes=1000, resolver=lambda h, p: ["93.184.215.14"],
                   transport=transport)
     assert info.value.code == "media_too_large"
+
+
+def test_a_webhook_goes_to_the_checked_address_and_is_signed():
+    # A public receiver is simulated by httpx's MockTransport (no internet here).
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    from kinora.webhooks import Delivery, send
+
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    delivery = Delivery(id="msg_1", job_id="job_1", owner="key_1", event="completed", url="https://hooks.test/k",
+                        payload={"type": "job.completed", "data": {"id": "job_1"}}, created_at=datetime.now(UTC))
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        attempt, ok = send(delivery, secret, client, allow_private=False, resolver=lambda h, p: ["93.184.215.14"])
+    assert ok and attempt.status_code == 204
+    request, = seen
+    assert request.url.host == "93.184.215.14" and request.headers["host"] == "hooks.test"
+    assert Webhook(secret).verify(request.content, dict(request.headers)) == delivery.payload
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        attempt, ok = send(delivery, secret, client, allow_private=False, resolver=lambda h, p: ["10.0.0.7"])
+    assert not ok and attempt.status_code is None and "FetchRefused" in attempt.error and len(seen) == 1
