@@ -10,14 +10,18 @@ scheduler. Model card: ``models/kinora_dit/MODEL_CARD.md``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+from safetensors import safe_open
+from safetensors.torch import load_file
 
-from models.text_encoder import HIDDEN_SIZE
+from models.text_encoder import HIDDEN_SIZE, load_minilm
 
 PATCH = (2, 8, 8)  # frames, height, width per token
 MAX_TOKENS = 32  # caption tokens kept (the captions are short)
@@ -87,22 +91,44 @@ class KinoraDiTPipeline(DiffusionPipeline):
     def __call__(self, prompt: str, negative_prompt: str = "", width: int = 32, height: int = 32,
                  num_frames: int = 16, num_inference_steps: int = 20, guidance_scale: float = 3.0,
                  generator: torch.Generator | None = None, output_type: str = "np",
-                 callback_on_step_end: Callable | None = None, **_: object) -> KinoraDiTOutput:
+                 callback_on_step_end: Callable | None = None, image: np.ndarray | None = None,
+                 image_frame: int = 0, **_: object) -> KinoraDiTOutput:
         # 1. Check inputs before any work.
         self.check_inputs(height, width, num_frames)
+        if image is not None and image.shape != (height, width, 3):
+            raise ValueError(f"image must be ({height}, {width}, 3) uint8, got {image.shape}")
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
         # 3. Noise and the schedule.
         x = torch.randn((1, 3, num_frames, height, width), generator=generator)
         self.scheduler.set_timesteps(num_inference_steps)
+        # An image pinned at a frame (pixel space makes this exact): after every step that frame is set to the
+        # image noised to the next step's level, so the model fills in the rest around it.
+        pinned = None
+        if image is not None:
+            pinned = torch.from_numpy(image).float().div(127.5).sub(1).permute(2, 0, 1)
+            pin_noise = torch.randn(pinned.shape, generator=generator)
         # 4. Denoise: the network predicts the clean clip; its flow velocity is (x - clean) / sigma.
         for i, t in enumerate(self.scheduler.timesteps):
             sigma = t / 1000
             both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask)
             clean = both[1:] + guidance_scale * (both[:1] - both[1:])
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
+            if pinned is not None:
+                next_sigma = self.scheduler.sigmas[i + 1]
+                x[0, :, image_frame] = (1 - next_sigma) * pinned + next_sigma * pin_noise
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {})
         # 5. Frames in [0, 1], (F, H, W, 3).
         video = ((x[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).cpu().numpy()
         return KinoraDiTOutput(frames=[video])
+
+
+def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
+    """The pipeline from exported weights (fp16 safetensors with the training config in their metadata)."""
+    with safe_open(str(weights), framework="pt") as f:
+        config = json.loads(f.metadata()["config"])
+    transformer = make_transformer(config["width"], config["depth"], config["head_dim"])
+    transformer.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
+    text_encoder, tokenizer = load_minilm()
+    return KinoraDiTPipeline(transformer.eval(), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())

@@ -54,3 +54,17 @@ def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
     state = load_file(str(weights))
     assert all(t.dtype == torch.float16 for t in state.values())
     assert json.loads((tmp_path / "a" / "config.json").read_text())["width"] == 64
+
+
+@pytest.mark.parametrize("frame", [0, -1])
+def test_a_pinned_image_is_exactly_that_frame_of_the_output(frame):
+    # Pixel space makes image conditioning exact, even for an untrained network: the pinned frame ends as the image.
+    torch.manual_seed(0)
+    text_encoder, tokenizer = load_minilm()
+    pipe = KinoraDiTPipeline(make_transformer(64, 1), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())
+    image = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    out = pipe(prompt="a red ball", num_inference_steps=4, image=image, image_frame=frame,
+               generator=torch.Generator().manual_seed(0)).frames[0]
+    got = (out[frame] * 255).round()
+    assert np.abs(got - image).max() <= 1
+    assert np.abs((out[frame + 1 if frame == 0 else frame - 1] * 255).round() - image).mean() > 20
