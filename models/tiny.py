@@ -68,7 +68,7 @@ def tiny_ltx_components(seed: int = 0) -> dict:
     }
 
 
-def tiny_wan_components(seed: int = 0) -> dict:
+def tiny_wan_components(seed: int = 0, in_channels: int = 16, image_dim: int | None = None) -> dict:
     # Wan 2.1's compression: 8× in space (×2 patches → sizes multiple of 16) and 4× in time (4k+1 frames).
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
@@ -78,7 +78,7 @@ def tiny_wan_components(seed: int = 0) -> dict:
         patch_size=(1, 2, 2),
         num_attention_heads=2,
         attention_head_dim=12,
-        in_channels=16,
+        in_channels=in_channels,
         out_channels=16,
         text_dim=HIDDEN_SIZE,
         freq_dim=256,
@@ -87,6 +87,7 @@ def tiny_wan_components(seed: int = 0) -> dict:
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
         rope_max_seq_len=32,
+        image_dim=image_dim,
     )
     text_encoder, tokenizer = load_minilm()
     return {
@@ -101,23 +102,7 @@ def tiny_wan_components(seed: int = 0) -> dict:
 def tiny_wan_i2v_components(seed: int = 0) -> dict:
     """Wan 2.1 image-to-video: the image goes in twice, as VAE latents beside the noise (36 input channels =
     16 noise + 4 mask + 16 image) and as CLIP image features the transformer attends to."""
-    components = tiny_wan_components(seed)
-    torch.manual_seed(seed)
-    components["transformer"] = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=36,
-        out_channels=16,
-        text_dim=HIDDEN_SIZE,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-        image_dim=4,
-    )
+    components = tiny_wan_components(seed, in_channels=36, image_dim=4)
     torch.manual_seed(seed)
     components["image_encoder"] = CLIPVisionModel(CLIPVisionConfig(
         hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2, image_size=32,
