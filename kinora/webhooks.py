@@ -35,9 +35,6 @@ LEASES = "webhook_leases"
 SECRETS = "webhook_secrets"
 LEASE_S = 120
 
-Event = Literal["started", "progress", "completed", "failed", "cancelled"]
-EVENTS: tuple[str, ...] = ("started", "progress", "completed", "failed", "cancelled")
-DEFAULT_EVENTS: list[str] = ["completed", "failed", "cancelled"]
 PROGRESS_STEP = 10  # a "progress" event each time progress crosses a multiple of this
 
 

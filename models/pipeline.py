@@ -19,8 +19,7 @@ import torch
 from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from PIL import Image
 
-from kinora.jobs import GenerationRequest
-from models.registry import ModelSpec, native_frames, native_size
+from models.registry import ModelSpec
 from models.tiny import PRESETS
 
 log = logging.getLogger(__name__)
@@ -30,12 +29,6 @@ StepCallback = Callable[[int, int], None]  # (steps done, total steps)
 
 class WeightsNotFound(FileNotFoundError):
     pass
-
-
-@dataclass(frozen=True)
-class NativeVideo:
-    frames: np.ndarray  # (F, H, W, 3) uint8
-    fps: int
 
 
 def pick_device(preference: str) -> str:
@@ -96,15 +89,6 @@ class VideoGenerator:
         version = weights_version(pipe, path)
         log.info("loaded model %s (%s) on %s", spec.name, version, device)
         return cls(spec, pipe, device, version)
-
-    def generate(self, req: GenerationRequest, on_step: StepCallback) -> NativeVideo:
-        """One run covering the whole request, text only (the request must fit one run)."""
-        width, height = native_size(self.spec, req.width, req.height)
-        frames = self.generate_run(RunInputs(
-            prompt=req.prompt, negative_prompt=req.negative_prompt, width=width, height=height,
-            num_frames=native_frames(self.spec, req.duration), seed=req.seed, steps=req.steps,
-            guidance_scale=req.guidance_scale), on_step)
-        return NativeVideo(frames=frames, fps=self.spec.native_fps)
 
     def generate_run(self, run: RunInputs, on_step: StepCallback) -> np.ndarray:
         """One model run → (F, H, W, 3) uint8 frames at the native size."""

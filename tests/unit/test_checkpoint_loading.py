@@ -4,9 +4,8 @@ import dataclasses
 
 import pytest
 
-from kinora.jobs import GenerationRequest
-from models.pipeline import VideoGenerator, WeightsNotFound
-from models.registry import get_spec
+from models.pipeline import RunInputs, VideoGenerator, WeightsNotFound
+from models.registry import get_spec, native_frames
 from models.tiny import PRESETS
 
 
@@ -17,11 +16,11 @@ def test_a_checkpoint_folder_loads_through_the_registry(tmp_path, preset, model,
     PRESETS[preset]().save_pretrained(tmp_path / spec.weights)
     gen = VideoGenerator.load(spec, tmp_path, device="cpu")
     assert type(gen.pipe).__name__ == spec.pipeline
-    req = GenerationRequest(prompt="a boat", model=model, duration=0.5, fps=24, width=224, height=128,
-                            seed=1, steps=2, guidance_scale=3.0)
+    run = RunInputs(prompt="a boat", negative_prompt=None, width=224, height=128,
+                    num_frames=native_frames(spec, 0.5), seed=1, steps=2, guidance_scale=3.0)
     steps = []
-    video = gen.generate(req, lambda done, total: steps.append((done, total)))
-    assert video.frames.shape == (frames, 128, 224, 3) and video.frames.dtype.name == "uint8"
+    video = gen.generate_run(run, lambda done, total: steps.append((done, total)))
+    assert video.shape == (frames, 128, 224, 3) and video.dtype.name == "uint8"
     assert steps == [(1, 2), (2, 2)]
     # The version fingerprints the folder: stable across loads, changed by a changed weights file.
     assert VideoGenerator.load(spec, tmp_path, device="cpu").version == gen.version
