@@ -128,6 +128,9 @@ def check_combination(req: GenerateRequest, uploads: dict[str, Upload], spec: Mo
         raise InvalidRequest("image: send an image or a video, not both", param="image", code="conflicting_inputs")
     if req.mode and not has_video:
         raise InvalidRequest("mode: needs a video", param="mode", code="video_required")
+    if has_video and (req.mode or "extend") not in spec.video_modes:
+        raise InvalidRequest(f"mode: {spec.name} can {' or '.join(spec.video_modes)} a video", param="mode",
+                             code="input_not_supported")
     if req.strength is not None and req.mode != "modify":
         raise InvalidRequest("strength: only with mode \"modify\"", param="strength")
     if req.segments and req.mode == "modify":

@@ -210,6 +210,7 @@ class ModelInfo(BaseModel):
     inputs: list[str] = Field(description="What it can be conditioned on: text, image, video.")
     requires_image: bool = Field(description="An image-to-video model: every request must send an image.")
     image_positions: list[str] = Field(description="Where an image can be pinned: first and/or last frame.")
+    video_modes: list[str] = Field(description="What it can do with a video input: extend and/or modify.")
     default_steps: int
     default_guidance: float
 

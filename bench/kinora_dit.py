@@ -1,7 +1,7 @@
 """How well Kinora's own model follows prompts, judged automatically, on held-out and training prompts.
 
-    OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py --weights models/kinora_dit/weights/kinora-dit.safetensors \\
-        [--prompts 96] [--steps 20] [--guidance 3]
+    OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
+        [--prompts 96] [--steps 20] [--guidance 3] [--sigma-max 1.0]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.prompt_checker import KEYS, EvalReport, evaluate  # noqa: E402
 from models.kinora_dit.captions import caption  # noqa: E402
-from models.kinora_dit.pipeline import load_pipeline  # noqa: E402
+from models.kinora_dit.pipeline import SAMPLING_SIGMA_MAX, WEIGHTS, load_pipeline  # noqa: E402
 from models.kinora_dit.scenes import sample_scene  # noqa: E402
 
 
@@ -33,13 +33,15 @@ def prompts(split: str, count: int, seed: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=Path("models/kinora_dit/weights/kinora-dit.safetensors"))
+    parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--prompts", type=int, default=96)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--sigma-max", type=float, default=SAMPLING_SIGMA_MAX, help="noise level sampling starts at")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
+    pipe.register_to_config(sigma_max=args.sigma_max)
 
     def generate(prompt: str, seed: int) -> np.ndarray:
         out = pipe(prompt=prompt, num_inference_steps=args.steps, guidance_scale=args.guidance,
@@ -51,7 +53,8 @@ def main() -> None:
     sample_s = time.perf_counter() - start
     reports: dict[str, EvalReport] = {split: evaluate(generate, prompts(split, args.prompts, args.seed), args.seed)
                                       for split in ("heldout", "train")}
-    print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance}; "
+    print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance}, "
+          f"sigma_max {args.sigma_max}; "
           f"one 16-frame 32x32 clip in {sample_s:.2f} s")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")
     for key in KEYS:

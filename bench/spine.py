@@ -1,12 +1,14 @@
-"""Where the time of the documented request goes, stage by stage, with the embedded default model.
+"""Where the time of the documented request goes, stage by stage, for one model.
 
     python bench/spine.py [--duration 15] [--resolution 480p] [--fps 24] [--upscaler lanczos] [--repeat 3]
+                          [--model ltx-tiny] [--prompt TEXT]
 
 Runs the worker's `render_video` in-process on this machine (SQLite store, local storage) and prints the
 median seconds of each stage and its share of the total. Stages interleave (frames stream from the model
 to the encoder), so each is timed where it runs: the model runs, the resize (super-resolution) calls, and the
-rest (frame interpolation, watermark, encoding). The default model has random weights: the numbers measure
-the service's plumbing, not a real model's quality or speed.
+rest (frame interpolation, watermark, encoding). The default, ``ltx-tiny``, has random weights: its numbers
+measure the service's plumbing, not a real model's quality or speed; ``--model kinora-dit`` times the embedded
+default model end to end.
 """
 
 from __future__ import annotations
@@ -54,15 +56,17 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--upscaler", default="lanczos", choices=["lanczos", "learned"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model", default="ltx-tiny", help="a registry name (kinora-dit: the embedded default)")
+    parser.add_argument("--prompt", default="Une mer agitée au coucher du soleil")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    spec = get_spec("ltx-tiny")
+    spec = get_spec(args.model)
     generator = VideoGenerator.load(spec, Path("."), device="cpu")
     load_s = time.perf_counter() - t0
-    req = resolve_request(GenerateRequest(prompt="Une mer agitée au coucher du soleil", duration=args.duration,
+    req = resolve_request(GenerateRequest(prompt=args.prompt, duration=args.duration,
                                           resolution=args.resolution, fps=args.fps, seed=0), spec)
-    stages: dict[str, list[float]] = {"diffusion + VAE decode": [], f"resize ({args.upscaler})": [],
+    stages: dict[str, list[float]] = {"model runs": [], f"resize ({args.upscaler})": [],
                                       "interpolate + watermark + encode": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -79,13 +83,14 @@ def main() -> None:
             t = time.perf_counter()
             out = render_video(job, root / "v.mp4", rt, lambda done, total: None)
             total = time.perf_counter() - t
-            stages["diffusion + VAE decode"].append(runs.seconds)
+            stages["model runs"].append(runs.seconds)
             stages[f"resize ({args.upscaler})"].append(resize.seconds)
             stages["interpolate + watermark + encode"].append(total - runs.seconds - resize.seconds)
 
     medians = {k: statistics.median(v) for k, v in stages.items()}
     total = sum(medians.values())
-    print(f"request: {req.duration:g} s at {req.width}x{req.height}, {req.fps} fps, {req.steps} steps "
+    print(f"{spec.name}, {req.prompt!r}: {req.duration:g} s at {req.width}x{req.height}, {req.fps} fps, "
+          f"{req.steps} steps "
           f"({out.frames} output frames from {out.native['frames']} native at "
           f"{out.native['width']}x{out.native['height']}, {out.segments} run(s), interpolation "
           f"{out.interpolation}); model load {load_s:.2f} s (once per process)")

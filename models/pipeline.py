@@ -67,6 +67,11 @@ class VideoGenerator:
         self.pipe = pipe
         self.device = device
         self.version = version
+        # A model whose main pipeline cannot regenerate a clip gets the one that can, on the same components.
+        self.modify_pipe = getattr(diffusers, spec.modify_pipeline).from_pipe(pipe) if spec.modify_pipeline else None
+
+    def pipe_for(self, run: RunInputs) -> diffusers.DiffusionPipeline:
+        return self.modify_pipe if run.source is not None and self.modify_pipe is not None else self.pipe
 
     @classmethod
     def load(cls, spec: ModelSpec, models_dir: Path, device: str = "auto") -> VideoGenerator:
@@ -83,7 +88,7 @@ class VideoGenerator:
             pipe = pipe_cls.from_pretrained(path, dtype=dtype, local_files_only=True)
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
-        if hasattr(pipe.vae, "use_framewise_decoding"):
+        if hasattr(getattr(pipe, "vae", None), "use_framewise_decoding"):
             # Decode a run a few frames at a time: the decoder's memory then no longer grows with the run length.
             pipe.vae.use_framewise_decoding = True
         version = weights_version(pipe, path)
@@ -99,13 +104,13 @@ class VideoGenerator:
             return kwargs
 
         with torch.inference_mode():
-            out = self.pipe(**self.pipe_arguments(run), output_type="np", callback_on_step_end=callback)
+            out = self.pipe_for(run)(**self.pipe_arguments(run), output_type="np", callback_on_step_end=callback)
         frames = np.asarray(out.frames[0])
         return (frames.clip(0, 1) * 255).round().astype(np.uint8)
 
     def pipe_arguments(self, run: RunInputs) -> dict:
         """The diffusers call for a run: prompt, sizes, seed, and its image/video conditions."""
-        params = inspect.signature(self.pipe.__call__).parameters
+        params = inspect.signature(self.pipe_for(run).__call__).parameters
         args: dict = dict(
             prompt=run.prompt, negative_prompt=run.negative_prompt or "", width=run.width, height=run.height,
             num_frames=run.num_frames, num_inference_steps=run.steps, guidance_scale=run.guidance_scale,
@@ -117,9 +122,18 @@ class VideoGenerator:
         if "conditions" in params:  # LTX: images and clips pinned at frame indexes
             if conditions:
                 args["conditions"] = [_ltx_condition(c) for c in conditions]
+        elif "strength" in params and run.source is not None and not conditions:  # Wan video-to-video
+            args["video"] = [Image.fromarray(f).resize((run.width, run.height), Image.Resampling.LANCZOS)
+                             for f in run.source]
+            args["strength"] = run.strength
+            del args["num_frames"]  # the source clip's length
+            return args
+        elif "mask" in params and run.source is None:  # Wan VACE: frames to keep, black in a mask of what to make
+            if conditions:
+                args["video"], args["mask"] = _vace_frames(conditions, run)
         elif "image" in params and [(c.is_image, c.index) for c in conditions] == [(True, 0)] and not run.source:
             args["image"] = Image.fromarray(conditions[0].frames[0])  # Wan image-to-video: the first frame
-        elif conditions or run.source is not None or "image" in params:
+        elif conditions or run.source is not None or "image" in params or "mask" in params:
             raise ValueError(f"{self.spec.name} cannot be conditioned this way (its inputs: "
                              f"{', '.join(self.spec.inputs)}; image at: {', '.join(self.spec.image_positions)})")
         if run.source is not None:  # modify: start from the noised source clip instead of pure noise
@@ -129,8 +143,11 @@ class VideoGenerator:
         return args
 
     def _encode_video(self, frames: list[np.ndarray], width: int, height: int) -> torch.Tensor:
-        """Normalised VAE latents of a clip, the form the pipeline's denoising starts from."""
+        """Normalised VAE latents of a clip, the form the pipeline's denoising starts from (pixels for a
+        pixel-space model)."""
         pipe = self.pipe
+        if getattr(pipe, "vae", None) is None:
+            return pipe.video_to_tensor([np.asarray(Image.fromarray(f).resize((width, height))) for f in frames])
         video = pipe.video_processor.preprocess_video([Image.fromarray(f) for f in frames], height, width)
         vae = pipe.vae
         latents = vae.encode(video.to(self.device, dtype=vae.dtype)).latent_dist.mode()
@@ -180,3 +197,17 @@ def _ltx_condition(condition: Condition) -> LTXVideoCondition:
     if condition.is_image:
         return LTXVideoCondition(image=Image.fromarray(condition.frames[0]), frame_index=condition.index)
     return LTXVideoCondition(video=[Image.fromarray(f) for f in condition.frames], frame_index=condition.index)
+
+
+def _vace_frames(conditions: list[Condition], run: RunInputs) -> tuple[list[Image.Image], list[Image.Image]]:
+    """VACE's inputs for a run: the conditioning frames where they belong and grey elsewhere, and a mask that
+    is black on the frames to keep and white on those to make."""
+    size = (run.width, run.height)
+    video = [Image.new("RGB", size, (128, 128, 128))] * run.num_frames
+    keep = [False] * run.num_frames
+    for condition in conditions:
+        start = condition.index % run.num_frames if condition.index < 0 else condition.index
+        for offset, frame in enumerate(condition.frames[: max(0, run.num_frames - start)]):
+            video[start + offset] = Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS)
+            keep[start + offset] = True
+    return video, [Image.new("L", size, 0 if kept else 255) for kept in keep]

@@ -33,6 +33,8 @@ class ModelSpec:
     overlap_frames: int = 0  # native frames of the previous run each chained run is conditioned on
     requires_image: bool = False  # an image-to-video model: every request animates an image
     image_positions: tuple[str, ...] = ("first", "last")
+    video_modes: tuple[str, ...] = ("extend", "modify")  # what a model that takes video can do with it
+    modify_pipeline: str | None = None  # a pipeline on the same components that regenerates a clip (modify)
 
     @property
     def run_seconds(self) -> float:
@@ -65,6 +67,7 @@ class ModelSpec:
         info["run_seconds"] = round(self.run_seconds, 3)
         info["inputs"] = list(self.inputs)
         info["image_positions"] = list(self.image_positions)
+        info["video_modes"] = list(self.video_modes) if "video" in self.inputs else []
         info["available"] = self.missing_weights(models_dir) is None
         return info
 
@@ -121,7 +124,8 @@ REGISTRY: dict[str, ModelSpec] = {
             weights="preset:wan-tiny",
             description=(
                 "Tiny Wan 2.1 pipeline with RANDOM transformer and VAE weights (text encoder: the real "
-                "all-MiniLM-L6-v2), for tests of Wan's frame and size rules. Noise-like video."
+                "all-MiniLM-L6-v2), for tests of Wan's frame and size rules: text, or a clip to modify (Wan's "
+                "video-to-video pipeline on the same components). Noise-like video."
             ),
             random_weights=True,
             native_fps=16,
@@ -131,6 +135,9 @@ REGISTRY: dict[str, ModelSpec] = {
             max_frames=81,
             default_steps=4,
             default_guidance=5.0,
+            inputs=("text", "video"),
+            video_modes=("modify",),
+            modify_pipeline="WanVideoToVideoPipeline",
         ),
         ModelSpec(
             name="wan2.1-t2v-1.3b",
@@ -139,7 +146,8 @@ REGISTRY: dict[str, ModelSpec] = {
             weights="Wan2.1-T2V-1.3B-Diffusers",
             description=(
                 "Wan 2.1 text-to-video 1.3B in diffusers format, loaded from "
-                "KINORA_MODELS_DIR/Wan2.1-T2V-1.3B-Diffusers (download it there; nothing is fetched at run time)."
+                "KINORA_MODELS_DIR/Wan2.1-T2V-1.3B-Diffusers (download it there; nothing is fetched at run time); "
+                "modifies clips with Wan's video-to-video pipeline on the same weights."
             ),
             random_weights=False,
             native_fps=16,
@@ -149,9 +157,9 @@ REGISTRY: dict[str, ModelSpec] = {
             max_frames=81,
             default_steps=40,
             default_guidance=5.0,
-            inputs=("text", "image"),
-            requires_image=True,
-            image_positions=("first",),
+            inputs=("text", "video"),
+            video_modes=("modify",),
+            modify_pipeline="WanVideoToVideoPipeline",
         ),
         ModelSpec(
             name="wan-tiny-i2v",
@@ -191,6 +199,76 @@ REGISTRY: dict[str, ModelSpec] = {
             max_frames=81,
             default_steps=50,
             default_guidance=5.0,
+            inputs=("text", "image"),
+            requires_image=True,
+            image_positions=("first",),
+        ),
+        ModelSpec(
+            name="wan-tiny-vace",
+            family="wan",
+            pipeline="WanVACEPipeline",
+            weights="preset:wan-tiny-vace",
+            description=(
+                "Tiny Wan 2.1 VACE pipeline with RANDOM weights (text encoder: the real all-MiniLM-L6-v2): Wan's "
+                "rules with frames to keep and a mask, so it animates an image at the first or last frame, "
+                "extends clips and chains runs up to 60 s. Noise-like video."
+            ),
+            random_weights=True,
+            native_fps=16,
+            frame_multiple=4,
+            size_multiple=16,
+            native_area=160 * 96,
+            max_frames=81,
+            default_steps=4,
+            default_guidance=5.0,
+            inputs=("text", "image", "video"),
+            overlap_frames=9,
+            video_modes=("extend",),
+        ),
+        ModelSpec(
+            name="wan2.1-vace-1.3b",
+            family="wan",
+            pipeline="WanVACEPipeline",
+            weights="Wan2.1-VACE-1.3B-diffusers",
+            description=(
+                "Wan 2.1 VACE 1.3B in diffusers format, loaded from KINORA_MODELS_DIR/Wan2.1-VACE-1.3B-diffusers "
+                "(download it there; nothing is fetched at run time): text, an image at the first or last frame, "
+                "clip extension, runs chained up to 60 s."
+            ),
+            random_weights=False,
+            native_fps=16,
+            frame_multiple=4,
+            size_multiple=16,
+            native_area=832 * 480,
+            max_frames=81,
+            default_steps=40,
+            default_guidance=5.0,
+            inputs=("text", "image", "video"),
+            overlap_frames=9,
+            video_modes=("extend",),
+        ),
+        ModelSpec(
+            name="kinora-dit",
+            family="kinora",
+            pipeline="KinoraDiTPipeline",
+            weights="preset:kinora-dit",
+            description=(
+                "Kinora's own small video model, IN TRAINING (models/kinora_dit/MODEL_CARD.md): a pixel-space "
+                "diffusion transformer trained here, on a CPU, on generated clips of one shape in one of eight "
+                "colours moving over a simple background, from English or French prompts. 32×32 at 8 fps, "
+                "brought to the requested size and rate by the worker; seconds on a CPU. Its weights do not "
+                "follow prompts reliably yet."
+            ),
+            random_weights=False,
+            native_fps=8,
+            frame_multiple=1,
+            size_multiple=8,
+            native_area=32 * 32,
+            max_frames=16,  # the clip length it was trained on; longer requests chain runs
+            default_steps=20,
+            default_guidance=3.0,
+            inputs=("text", "image", "video"),
+            overlap_frames=4,
         ),
     )
 }

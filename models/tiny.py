@@ -16,10 +16,13 @@ from diffusers import (
     WanImageToVideoPipeline,
     WanPipeline,
     WanTransformer3DModel,
+    WanVACEPipeline,
+    WanVACETransformer3DModel,
 )
 from transformers import CLIPVisionConfig, CLIPVisionModel
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
+from models.kinora_dit.pipeline import load_builtin as load_kinora_dit
 from models.text_encoder import HIDDEN_SIZE, load_minilm
 
 
@@ -68,27 +71,28 @@ def tiny_ltx_components(seed: int = 0) -> dict:
     }
 
 
+WAN_TRANSFORMER = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=12,
+    out_channels=16,
+    text_dim=HIDDEN_SIZE,
+    freq_dim=256,
+    ffn_dim=32,
+    num_layers=2,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    rope_max_seq_len=32,
+)
+
+
 def tiny_wan_components(seed: int = 0, in_channels: int = 16, image_dim: int | None = None) -> dict:
     # Wan 2.1's compression: 8× in space (×2 patches → sizes multiple of 16) and 4× in time (4k+1 frames).
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])
     torch.manual_seed(seed)
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=in_channels,
-        out_channels=16,
-        text_dim=HIDDEN_SIZE,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-        image_dim=image_dim,
-    )
+    transformer = WanTransformer3DModel(in_channels=in_channels, image_dim=image_dim, **WAN_TRANSFORMER)
     text_encoder, tokenizer = load_minilm()
     return {
         "transformer": transformer,
@@ -97,6 +101,16 @@ def tiny_wan_components(seed: int = 0, in_channels: int = 16, image_dim: int | N
         "text_encoder": text_encoder,
         "tokenizer": tokenizer,
     }
+
+
+def tiny_wan_vace_components(seed: int = 0) -> dict:
+    """Wan 2.1 VACE: control blocks beside the main ones read frames to keep and a mask of what to make (96
+    channels = the frames' latents, kept and to-make parts, 16 + 16, and the mask packed 8×8 → 64)."""
+    components = tiny_wan_components(seed)
+    torch.manual_seed(seed)
+    components["transformer"] = WanVACETransformer3DModel(in_channels=16, vace_layers=[0, 1], vace_in_channels=96,
+                                                          **WAN_TRANSFORMER)
+    return components
 
 
 def tiny_wan_i2v_components(seed: int = 0) -> dict:
@@ -111,8 +125,10 @@ def tiny_wan_i2v_components(seed: int = 0) -> dict:
     return components
 
 
-PRESETS = {
+PRESETS = {  # built-in pipelines: the tiny random ones above, and Kinora's own trained model
+    "kinora-dit": load_kinora_dit,
     "ltx-tiny": lambda: LTXConditionPipeline(**tiny_ltx_components()),
     "wan-tiny": lambda: WanPipeline(**tiny_wan_components()),
     "wan-tiny-i2v": lambda: WanImageToVideoPipeline(**tiny_wan_i2v_components()),
+    "wan-tiny-vace": lambda: WanVACEPipeline(**tiny_wan_vace_components()),
 }

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.media import decode_mp4
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # keep torch threads from spinning against the server
 
 
@@ -31,6 +33,21 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def finish(client, headers, response):  # type: ignore[no-untyped-def]
+    """The job a 202 response created, once it has completed (test client and headers of its key)."""
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    job = wait_until(lambda: (j := client.get(f"/jobs/{job_id}", headers=headers).json())["status"]
+                     in ("completed", "failed", "cancelled") and j, 120, what=f"job {job_id}")
+    assert job["status"] == "completed", job["error"]
+    return job
+
+
+def video_of(settings, job):  # type: ignore[no-untyped-def]
+    """The decoded MP4 of an embedded-mode job (local storage under the data folder)."""
+    return decode_mp4(settings.data_dir / "objects" / f"{job['id']}.mp4")
 
 
 @pytest.fixture(scope="session")

@@ -70,12 +70,15 @@ def generate_frames(
     steps_before = 0
     tail = list(inputs.lead or [])
     held: list[np.ndarray] = []  # the last frames of the previous run, until the next run re-creates them
+    # An image pinned last goes into the run that makes that frame new (not one that only re-creates it).
+    last_image_run = next((i for i, r in enumerate(runs) if r.start + r.overlap <= image_index < r.end),
+                          len(runs) - 1)
     for index, run in enumerate(runs):
         is_last = index == len(runs) - 1
         image, at = None, 0
         if inputs.image is not None and req.image_position == "first" and index == 0:
             image = inputs.image
-        elif inputs.image is not None and req.image_position == "last" and is_last:
+        elif inputs.image is not None and req.image_position == "last" and index == last_image_run:
             image, at = inputs.image, min(max(image_index - run.start, run.overlap), run.overlap + run.keep - 1)
         run_inputs = RunInputs(
             prompt=run.prompt, negative_prompt=req.negative_prompt, width=width, height=height,

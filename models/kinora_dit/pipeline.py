@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -25,6 +26,14 @@ from models.text_encoder import HIDDEN_SIZE, load_minilm
 
 PATCH = (2, 8, 8)  # frames, height, width per token
 MAX_TOKENS = 32  # caption tokens kept (the captions are short)
+# Rotary positions: LTX divides token coordinates by 2048 in space; scaled by 32 as LTX-Video itself does,
+# neighbouring patches are 1/64 apart, so more of the rotary frequencies tell them apart.
+ROPE_SCALE = (1.0, 32.0, 32.0)
+# Where sampling starts (1: pure noise). A network that predicts the clean clip must cancel the noise it is
+# given; early in training it has not learned to at the highest levels, and starting lower (from mid-grey under
+# that much noise) gave cleaner clips then. The shipped weights do best from pure noise
+# (bench/kinora_dit.py --sigma-max compares).
+SAMPLING_SIGMA_MAX = 1.0
 
 
 def make_transformer(width: int = 192, depth: int = 6, head_dim: int = 32) -> LTXVideoTransformer3DModel:
@@ -52,21 +61,29 @@ def unpatchify(tokens: torch.Tensor, frames: int, height: int, width: int) -> to
 
 
 def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, sigma: torch.Tensor,
-                  text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The clean clip the network sees in ``noisy`` (B, 3, F, H, W) at noise level ``sigma`` (B,)."""
+                  text: torch.Tensor, mask: torch.Tensor, prediction: str = "clean") -> torch.Tensor:
+    """The clean clip the network sees in ``noisy`` (B, 3, F, H, W) at noise level ``sigma`` (B,).
+
+    ``prediction``: what the network outputs. "velocity": the flow velocity noise − clip, so the clip is
+    noisy − σ·output; at pure noise that is the input minus the output, and the network never has to cancel
+    the noise it is given. "clean": the clip itself.
+    """
     _, _, f, h, w = noisy.shape
     out = transformer(hidden_states=patchify(noisy), encoder_hidden_states=text, timestep=sigma * 1000,
                       encoder_attention_mask=mask, num_frames=f // PATCH[0], height=h // PATCH[1],
-                      width=w // PATCH[2], rope_interpolation_scale=(1.0, 1.0, 1.0), return_dict=False)[0]
-    return unpatchify(out, f, h, w)
+                      width=w // PATCH[2], rope_interpolation_scale=ROPE_SCALE, return_dict=False)[0]
+    out = unpatchify(out, f, h, w)
+    return noisy - sigma.view(-1, 1, 1, 1, 1) * out if prediction == "velocity" else out
 
 
 def encode_text(text_encoder, tokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
     """MiniLM token states (B, MAX_TOKENS, 384) and their attention mask; the encoder stays frozen."""
+    device = next(text_encoder.parameters()).device
     batch = tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+    ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
     with torch.no_grad():
-        states = text_encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
-    return states, batch["attention_mask"]
+        states = text_encoder(input_ids=ids, attention_mask=mask)[0]
+    return states, mask
 
 
 @dataclass
@@ -75,53 +92,105 @@ class KinoraDiTOutput:
 
 
 class KinoraDiTPipeline(DiffusionPipeline):
+    """Text → clip, with the LTX pipeline's conditioning interface: ``conditions`` pin images or clips at frame
+    indexes, and ``latents`` + ``denoise_strength`` regenerate a source clip (here the "latents" are pixels)."""
+
     model_cpu_offload_seq = "text_encoder->transformer"
+    trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
-                 scheduler: FlowMatchEulerDiscreteScheduler) -> None:
+                 scheduler: FlowMatchEulerDiscreteScheduler, prediction: str = "clean",
+                 sigma_max: float = 1.0) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler)
+        self.register_to_config(prediction=prediction, sigma_max=sigma_max)
 
     def check_inputs(self, height: int, width: int, num_frames: int) -> None:
-        if height % PATCH[1] or width % PATCH[2] or num_frames % PATCH[0]:
-            raise ValueError(f"size must be a multiple of {PATCH[1]} and frames of {PATCH[0]}")
+        if height % PATCH[1] or width % PATCH[2] or height <= 0 or width <= 0:
+            raise ValueError(f"width and height must be positive multiples of {PATCH[1]}")
+        if num_frames < 1:
+            raise ValueError("num_frames must be at least 1")
+
+    @staticmethod
+    def video_to_tensor(frames: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+        """uint8 frames (F, H, W, 3) → a clip in [-1, 1] (1, 3, F, H, W), the form the sampler works in."""
+        clip = torch.from_numpy(np.stack([np.asarray(f) for f in frames])).float().div(127.5).sub(1)
+        return clip.permute(3, 0, 1, 2).unsqueeze(0)
+
+    def pinned_frames(self, conditions: list, width: int, height: int, num_frames: int,
+                      frames: int) -> dict[int, torch.Tensor]:
+        """Frame index → the (3, H, W) pixels a condition pins there (LTX-style: an image, or a clip from there)."""
+        pinned: dict[int, torch.Tensor] = {}
+        for condition in conditions:
+            images = [condition.image] if condition.image is not None else list(condition.video)
+            start = condition.frame_index % num_frames if condition.frame_index < 0 else condition.frame_index
+            for offset, image in enumerate(images):
+                if start + offset < frames:
+                    picture = np.asarray(Image.fromarray(np.asarray(image)).convert("RGB").resize((width, height)))
+                    pinned[start + offset] = self.video_to_tensor([picture])[0, :, 0]
+        return pinned
 
     @torch.no_grad()
     def __call__(self, prompt: str, negative_prompt: str = "", width: int = 32, height: int = 32,
                  num_frames: int = 16, num_inference_steps: int = 20, guidance_scale: float = 3.0,
                  generator: torch.Generator | None = None, output_type: str = "np",
-                 callback_on_step_end: Callable | None = None, image: np.ndarray | None = None,
-                 image_frame: int = 0, **_: object) -> KinoraDiTOutput:
-        # 1. Check inputs before any work.
+                 callback_on_step_end: Callable | None = None, conditions: list | None = None,
+                 latents: torch.Tensor | None = None, denoise_strength: float = 1.0,
+                 **_: object) -> KinoraDiTOutput:
+        # 1. Check inputs before any work; a run is sampled at least as long as the clips the model learned.
         self.check_inputs(height, width, num_frames)
-        if image is not None and image.shape != (height, width, 3):
-            raise ValueError(f"image must be ({height}, {width}, 3) uint8, got {image.shape}")
+        frames = max(self.trained_frames, -(-num_frames // PATCH[0]) * PATCH[0])
+        pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
-        # 3. Noise and the schedule.
-        x = torch.randn((1, 3, num_frames, height, width), generator=generator)
-        self.scheduler.set_timesteps(num_inference_steps)
-        # An image pinned at a frame (pixel space makes this exact): after every step that frame is set to the
-        # image noised to the next step's level, so the model fills in the rest around it.
-        pinned = None
-        if image is not None:
-            pinned = torch.from_numpy(image).float().div(127.5).sub(1).permute(2, 0, 1)
-            pin_noise = torch.randn(pinned.shape, generator=generator)
+        device = text.device
+        pinned = {index: picture.to(device) for index, picture in pinned.items()}
+        # 3. Noise (drawn on the CPU, so a seed gives the same clip on any device) and the schedule; regenerating
+        # a source clip starts part way, from the noised source.
+        noise = torch.randn((1, 3, frames, height, width), generator=generator).to(device)
+        # Sampling starts at sigma_max (see SAMPLING_SIGMA_MAX).
+        top = self.config.sigma_max
+        self.scheduler.set_timesteps(sigmas=list(np.linspace(top, top / num_inference_steps, num_inference_steps)),
+                                     device=device)
+        sigmas = self.scheduler.sigmas
+        first = 0
+        x = sigmas[0] * noise
+        if latents is not None:
+            source = latents[:, :, :frames].to(device)
+            source = torch.cat([source] + [source[:, :, -1:]] * (frames - source.shape[2]), dim=2)
+            first = num_inference_steps - max(1, min(int(num_inference_steps * denoise_strength), num_inference_steps))
+            x = (1 - sigmas[first]) * source + sigmas[first] * noise
+        self.scheduler.set_begin_index(first)
+
+        def pin(x: torch.Tensor, sigma: torch.Tensor) -> None:
+            # Pixel space makes conditioning exact: a pinned frame is the image noised to the current level, so
+            # the model fills in the rest around it and the last step leaves the image itself.
+            for index, picture in pinned.items():
+                x[0, :, index] = (1 - sigma) * picture + sigma * noise[0, :, index]
+
+        pin(x, sigmas[first])
         # 4. Denoise: the network predicts the clean clip; its flow velocity is (x - clean) / sigma.
-        for i, t in enumerate(self.scheduler.timesteps):
+        for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
-            both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask)
-            clean = both[1:] + guidance_scale * (both[:1] - both[1:])
+            both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask,
+                                 self.config.prediction)
+            clean = (both[1:] + guidance_scale * (both[:1] - both[1:])).clamp(-1, 1)
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
-            if pinned is not None:
-                next_sigma = self.scheduler.sigmas[i + 1]
-                x[0, :, image_frame] = (1 - next_sigma) * pinned + next_sigma * pin_noise
+            pin(x, sigmas[first + i + 1])
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {})
         # 5. Frames in [0, 1], (F, H, W, 3).
-        video = ((x[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).cpu().numpy()
+        video = ((x[0, :, :num_frames].clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).cpu().numpy()
         return KinoraDiTOutput(frames=[video])
+
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "kinora-dit.safetensors"
+
+
+def load_builtin() -> KinoraDiTPipeline:
+    """The shipped model (weights committed beside the package's other built-in weights)."""
+    return load_pipeline(WEIGHTS)
 
 
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
@@ -131,4 +200,5 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
     transformer = make_transformer(config["width"], config["depth"], config["head_dim"])
     transformer.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
     text_encoder, tokenizer = load_minilm()
-    return KinoraDiTPipeline(transformer.eval(), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())
+    return KinoraDiTPipeline(transformer.eval(), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler(),
+                             prediction=config.get("prediction", "clean"), sigma_max=SAMPLING_SIGMA_MAX)

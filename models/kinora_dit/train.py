@@ -1,12 +1,14 @@
 """Train Kinora's small video model on procedural clips with captions, reproducibly and resumably.
 
     OMP_WAIT_POLICY=PASSIVE python -m models.kinora_dit.train --config models/kinora_dit/config.json \\
-        --out runs/kinora-dit [--resume] [--steps N] [--minutes M]
+        --out runs/kinora-dit [--resume | --init WEIGHTS] [--steps N] [--minutes M] [--set KEY=VALUE] [--device cuda]
 
 Every batch is generated on the fly (scenes.py renders, captions.py describes, in English or French) from
 a seeded generator, so the data needs no storage and a run is reproducible from its config. Checkpoints
 (model, EMA, optimiser, step, data generator state) are written every ``checkpoint_every`` steps and at the
-end; ``--resume`` continues from the last one. ``export`` writes the EMA weights in fp16 safetensors.
+end; ``--resume`` continues from the last one. ``export`` writes the EMA weights in fp16 safetensors. ``--device``
+picks where the networks run (a GPU when one is present; not yet run on one here); noise is still drawn on the
+CPU, so a run's data and noise do not depend on the device.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from models.kinora_dit.captions import caption
@@ -30,7 +33,8 @@ from models.text_encoder import load_minilm
 DEFAULTS = {
     "seed": 0, "frames": 16, "size": 32, "fps": 8, "width": 192, "depth": 6, "head_dim": 32, "batch": 32,
     "lr": 3e-4, "warmup": 200, "steps": 20000, "ema": 0.999, "drop_text": 0.1, "french": 0.3,
-    "checkpoint_every": 500, "min_sigma": 0.02,
+    "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0,
+    "prediction": "clean",
 }
 
 
@@ -52,54 +56,79 @@ def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[st
 
 
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
-            min_sigma: float) -> torch.Tensor:
-    """Rectified flow: predict the clean clip, score it as a velocity ((x - clean) / sigma vs noise - clean)."""
-    sigma = torch.sigmoid(torch.randn(video.shape[0], generator=rng))  # logit-normal noise levels
-    noise = torch.randn(video.shape, generator=rng)
+            min_sigma: float, uniform_sigma: float = 0.0, prediction: str = "clean") -> torch.Tensor:
+    """Rectified flow on x = (1 - σ)·clip + σ·noise: the predicted clip is scored as a velocity, (x - clip') / σ
+    against noise - clip.
+
+    With ``prediction`` "velocity" that is the network's own output against the true velocity. With "clean" the
+    network predicts the clip, so the loss weighs its error by 1/σ², capped by ``min_sigma`` at low noise levels.
+    Noise levels are logit-normal, except a share ``uniform_sigma`` drawn uniformly.
+    """
+    # Drawn on the CPU (the generator's device), so a run's noise is the same on any device.
+    sigma = torch.sigmoid(torch.randn(video.shape[0], generator=rng))
+    if uniform_sigma > 0:
+        uniform = torch.rand(video.shape[0], generator=rng)
+        sigma = torch.where(torch.rand(video.shape[0], generator=rng) < uniform_sigma, uniform, sigma)
+    sigma = sigma.clamp(min=1e-3).to(video.device)
+    noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
-    clean = predict_clean(transformer, noisy, sigma, text, mask)
+    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction)
     velocity = (noisy - clean) / s.clamp(min=min_sigma)
     return torch.nn.functional.mse_loss(velocity, noise - video)
 
 
-def train(config: dict, out: Path, resume: bool, minutes: float | None) -> dict:
+def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
+          init: Path | None = None) -> dict:
+    """Train (or resume) a run in ``out``. ``init``: start from exported weights (e.g. the shipped ones, so
+    training goes on across machines that keep no checkpoint): their step count carries on, the optimiser and
+    its warm-up start afresh, and the data and noise continue from generators seeded with that step."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
-    transformer = make_transformer(config["width"], config["depth"], config["head_dim"])
+    transformer = make_transformer(config["width"], config["depth"], config["head_dim"]).to(device)
     ema = copy.deepcopy(transformer).requires_grad_(False)
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=config["lr"], weight_decay=0.01)
     data_rng = np.random.default_rng(config["seed"])
     noise_rng = torch.Generator().manual_seed(config["seed"])
-    step, losses = 0, []
+    step, losses, warm_from = 0, [], 0
     checkpoint = out / "checkpoint.pt"
+    if init is not None and not (resume and checkpoint.exists()):
+        weights = load_file(str(init))
+        transformer.load_state_dict({k: v.float() for k, v in weights.items()})
+        ema.load_state_dict(transformer.state_dict())
+        with safe_open(str(init), framework="pt") as f:
+            step = warm_from = int(f.metadata()["step"])
+        data_rng = np.random.default_rng([config["seed"], step])
+        noise_rng.manual_seed(config["seed"] * 1_000_003 + step)
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         transformer.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         data_rng.bit_generator.state = state["data_rng"]
-        noise_rng.set_state(state["noise_rng"])
-        step, losses = state["step"], state["losses"]
+        noise_rng.set_state(state["noise_rng"].cpu())
+        step, losses, warm_from = state["step"], state["losses"], state.get("warm_from", 0)
     text_encoder, tokenizer = load_minilm()
-    text_encoder.requires_grad_(False)
+    text_encoder.requires_grad_(False).to(device)
     deadline = time.monotonic() + minutes * 60 if minutes else None
 
     def save() -> None:
         torch.save({"model": transformer.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "data_rng": data_rng.bit_generator.state, "noise_rng": noise_rng.get_state(), "step": step,
-                    "losses": losses}, checkpoint.with_suffix(".tmp"))
+                    "warm_from": warm_from, "losses": losses}, checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)
 
     bar = tqdm(total=config["steps"], initial=step, desc="kinora-dit", mininterval=5)
     transformer.train()
     while step < config["steps"] and (deadline is None or time.monotonic() < deadline):
         video, captions = batch(data_rng, config)
+        video = video.to(device)
         text, mask = encode_text(text_encoder, tokenizer, captions)
         for group in optimizer.param_groups:
-            group["lr"] = config["lr"] * min(1.0, (step + 1) / config["warmup"])
-        loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"])
+            group["lr"] = config["lr"] * min(1.0, (step + 1 - warm_from) / config["warmup"])
+        loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"], config["uniform_sigma"],
+                       config["prediction"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
@@ -120,7 +149,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None) -> dict:
 
 def export(run: Path, weights: Path) -> Path:
     """The EMA transformer of a run as fp16 safetensors, with its config beside it."""
-    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    state = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
     config = json.loads((run / "config.json").read_text())
     weights.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.half().contiguous() for k, v in state["ema"].items()}, str(weights),
@@ -133,17 +162,26 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path(__file__).with_name("config.json"))
     parser.add_argument("--out", type=Path, default=Path("runs/kinora-dit"))
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", type=Path, help="start from exported weights, e.g. the shipped ones")
     parser.add_argument("--steps", type=int, help="override the config's step count")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value (JSON), e.g. --set min_sigma=0.2")
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     if args.export:
         print(export(args.out, args.export))
         return
     config = load_config(args.config)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in config:
+            parser.error(f"--set {item}: unknown config key {key!r}")
+        config[key] = json.loads(value)
     if args.steps:
         config["steps"] = args.steps
-    print(json.dumps(train(config, args.out, args.resume, args.minutes)))
+    print(json.dumps(train(config, args.out, args.resume, args.minutes, args.device, args.init)))
 
 
 if __name__ == "__main__":

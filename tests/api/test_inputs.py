@@ -19,8 +19,8 @@ from kinora.config import Settings
 from kinora.docstore import open_docstore
 from kinora.keys import KeyStore
 from tests.badmedia import BAD_CASES, GOOD_CASES
-from tests.conftest import wait_until
-from tests.media import decode_mp4, mean_abs_diff, psnr
+from tests.conftest import finish, video_of, wait_until
+from tests.media import mean_abs_diff, psnr
 
 STATUS = {"media_too_large": 413, "media_unsupported_type": 415, "media_unsupported_codec": 415}
 FAST = {"steps": "2"}
@@ -34,19 +34,6 @@ def server(tmp_path_factory):
     with TestClient(create_app(settings)) as client:
         wait_until(lambda: client.get("/readyz").status_code == 200, 60, what="the embedded worker")
         yield client, {"Authorization": f"Bearer {alice}"}, {"Authorization": f"Bearer {bob}"}, settings
-
-
-def finish(client, headers, response):
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
-    job = wait_until(lambda: (j := client.get(f"/jobs/{job_id}", headers=headers).json())["status"]
-                     in ("completed", "failed", "cancelled") and j, 120, what=f"job {job_id}")
-    assert job["status"] == "completed", job["error"]
-    return job
-
-
-def video_of(settings, job):
-    return decode_mp4(settings.data_dir / "objects" / f"{job['id']}.mp4")
 
 
 def stored_inputs(settings):

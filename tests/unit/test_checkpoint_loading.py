@@ -10,7 +10,8 @@ from models.tiny import PRESETS
 
 
 @pytest.mark.parametrize(("preset", "model", "frames"),
-                         [("ltx-tiny", "ltx-video", 17), ("wan-tiny", "wan2.1-t2v-1.3b", 9)])
+                         [("ltx-tiny", "ltx-video", 17), ("wan-tiny", "wan2.1-t2v-1.3b", 9),
+                          ("wan-tiny-vace", "wan2.1-vace-1.3b", 9)])
 def test_a_checkpoint_folder_loads_through_the_registry(tmp_path, preset, model, frames):
     spec = dataclasses.replace(get_spec(model), native_area=224 * 128)
     PRESETS[preset]().save_pretrained(tmp_path / spec.weights)

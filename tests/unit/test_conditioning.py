@@ -77,3 +77,18 @@ def test_a_model_without_conditioning_refuses_inputs():
     wan = VideoGenerator.load(get_spec("wan-tiny"), models_dir=None, device="cpu")
     with pytest.raises(ValueError, match="cannot be conditioned"):
         wan.pipe_arguments(run_inputs(image=picture(0)))
+
+
+def test_wan_vace_keeps_the_conditioning_frames_and_masks_the_rest():
+    vace = VideoGenerator.load(get_spec("wan-tiny-vace"), models_dir=None, device="cpu")
+    lead = [picture(i) for i in range(9)]
+    args = vace.pipe_arguments(RunInputs(prompt="x", negative_prompt=None, width=W, height=H, num_frames=17, seed=0,
+                                         steps=2, guidance_scale=5.0, lead=lead, image=picture(20), image_index=16))
+    masks = [np.asarray(m) for m in args["mask"]]
+    assert [int(m.max()) for m in masks] == [0] * 9 + [255] * 7 + [0]
+    assert np.array_equal(np.asarray(args["video"][3]), lead[3]) and np.array_equal(np.asarray(args["video"][16]),
+                                                                                    picture(20))
+    assert np.asarray(args["video"][10]).std() == 0  # grey where frames are to be made
+    with pytest.raises(ValueError, match="cannot be conditioned"):
+        vace.pipe_arguments(RunInputs(prompt="x", negative_prompt=None, width=W, height=H, num_frames=17, seed=0,
+                                      steps=2, guidance_scale=5.0, source=lead))

@@ -18,6 +18,7 @@ IMAGE = "data:image/png;base64,AAAA"
     ("wan-tiny-i2v", {"video": "job_x"}, "input_not_supported"),
     ("ltx-tiny", {"image": IMAGE, "video": "job_x"}, "conflicting_inputs"),
     ("ltx-tiny", {"mode": "modify"}, "video_required"),
+    ("wan-tiny-vace", {"video": "job_x", "mode": "modify", "strength": 0.3}, "input_not_supported"),
 ])
 def test_inputs_a_model_cannot_take_are_refused(model, body, code):
     with pytest.raises(InvalidRequest) as info:
@@ -30,6 +31,10 @@ def test_inputs_a_model_cannot_take_are_refused(model, body, code):
     ("ltx-tiny", {"image": IMAGE, "image_position": "last"}),
     ("ltx-tiny", {"video": "job_x", "mode": "modify", "strength": 0.3}),
     ("wan-tiny", {}),
+    ("wan-tiny-vace", {"video": "job_x"}),
+    ("wan-tiny", {"video": "job_x", "mode": "modify", "strength": 0.5}),
+    ("wan-tiny-vace", {"image": IMAGE, "image_position": "last"}),
+    ("kinora-dit", {"video": "job_x", "mode": "modify", "strength": 0.3}),
 ])
 def test_inputs_a_model_takes_pass(model, body):
     check_combination(GenerateRequest(prompt="x", **body), {}, get_spec(model))

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
+from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+from PIL import Image
 from safetensors.torch import load_file
 
 from models.kinora_dit.pipeline import KinoraDiTPipeline, make_transformer, patchify, unpatchify
 from models.kinora_dit.train import export, load_config, train
 from models.text_encoder import load_minilm
 
-SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2}
+SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2, "uniform_sigma": 0.5,
+         "prediction": "velocity"}
 
 
 def test_patches_round_trip_and_keep_neighbours_together():
@@ -38,6 +41,8 @@ def test_the_pipeline_samples_a_clip_in_the_diffusers_shape():
     assert np.array_equal(again.frames[0], video)
     with pytest.raises(ValueError, match="multiple"):
         pipe(prompt="x", width=30)
+    with pytest.raises(ValueError, match="at least 1"):
+        pipe(prompt="x", num_frames=0)
 
 
 def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
@@ -56,15 +61,81 @@ def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
     assert json.loads((tmp_path / "a" / "config.json").read_text())["width"] == 64
 
 
+def tiny_pipeline() -> KinoraDiTPipeline:
+    torch.manual_seed(0)
+    text_encoder, tokenizer = load_minilm()
+    return KinoraDiTPipeline(make_transformer(64, 1), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())
+
+
 @pytest.mark.parametrize("frame", [0, -1])
 def test_a_pinned_image_is_exactly_that_frame_of_the_output(frame):
     # Pixel space makes image conditioning exact, even for an untrained network: the pinned frame ends as the image.
-    torch.manual_seed(0)
-    text_encoder, tokenizer = load_minilm()
-    pipe = KinoraDiTPipeline(make_transformer(64, 1), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())
     image = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    out = pipe(prompt="a red ball", num_inference_steps=4, image=image, image_frame=frame,
-               generator=torch.Generator().manual_seed(0)).frames[0]
+    out = tiny_pipeline()(prompt="a red ball", num_inference_steps=4, generator=torch.Generator().manual_seed(0),
+                          conditions=[LTXVideoCondition(image=Image.fromarray(image), frame_index=frame)]).frames[0]
     got = (out[frame] * 255).round()
     assert np.abs(got - image).max() <= 1
     assert np.abs((out[frame + 1 if frame == 0 else frame - 1] * 255).round() - image).mean() > 20
+
+
+def test_a_lead_clip_is_re_created_and_a_short_run_is_cut_from_a_full_length_one():
+    lead = [np.full((24, 40, 3), 40 * i, np.uint8) for i in range(4)]
+    out = tiny_pipeline()(prompt="a ball", width=40, height=24, num_frames=9, num_inference_steps=3,
+                          generator=torch.Generator().manual_seed(0),
+                          conditions=[LTXVideoCondition(video=[Image.fromarray(f) for f in lead], frame_index=0)])
+    video = (out.frames[0] * 255).round()
+    assert video.shape == (9, 24, 40, 3)
+    assert all(np.abs(video[i] - lead[i]).max() <= 1 for i in range(4))
+
+
+class KeepsWhatItSees(torch.nn.Module):
+    """A denoiser that calls its input clean: sampling then stays where it starts, so the start can be read."""
+
+    def forward(self, hidden_states, **_):  # type: ignore[no-untyped-def]
+        return (hidden_states,)
+
+
+def test_modify_starts_from_the_noised_source_and_strength_sets_how_far_it_moves():
+    text_encoder, tokenizer = load_minilm()
+    pipe = KinoraDiTPipeline(KeepsWhatItSees(), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())
+    source = np.random.default_rng(5).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    latents = pipe.video_to_tensor(source)
+    distances, steps = [], []
+    for strength in (0.25, 0.5, 1.0):
+        taken = []
+        out = pipe(prompt="a ball", num_inference_steps=8, latents=latents, denoise_strength=strength,
+                   generator=torch.Generator().manual_seed(0),
+                   callback_on_step_end=lambda p, i, t, kw, taken=taken: taken.append(i) or kw).frames[0]
+        distances.append(np.abs(out * 255 - source).mean())
+        steps.append(len(taken))
+    assert steps == [2, 4, 8]  # as effective_steps: a strength-s run takes s of the steps
+    assert 0 < distances[0] < distances[1] < distances[2]
+
+
+
+def test_training_goes_on_from_exported_weights(tmp_path):
+    # Machines keep no checkpoint between sessions: the shipped fp16 weights are where the next run starts.
+    config = load_config(None) | SMALL | {"steps": 2}
+    train(config, tmp_path / "a", resume=False, minutes=None)
+    weights = export(tmp_path / "a", tmp_path / "a.safetensors")
+    result = train(config | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=weights)
+    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    assert result["step"] == 4 and len(state["losses"]) == 2 and state["warm_from"] == 2
+    start = load_file(str(weights))
+    assert any(not torch.equal(state["model"][k].half(), v) for k, v in start.items())  # it trained from there
+    train(config, tmp_path / "c", resume=False, minutes=None, init=weights)  # already at step 2: loaded, saved
+    loaded = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(loaded[k].half(), v) for k, v in start.items())
+
+
+def test_the_gallery_writes_a_clip_a_strip_and_a_verdict_per_prompt(tmp_path):
+    from models.kinora_dit.gallery import PROMPTS, write_gallery
+    from models.kinora_dit.pipeline import WEIGHTS
+
+    entries = write_gallery(tmp_path, WEIGHTS)
+    assert len(entries) == len(PROMPTS) and entries[-1]["held_out"]
+    with Image.open(tmp_path / "01.gif") as gif:
+        assert gif.n_frames == 16 and gif.size == (128, 128)
+    assert Image.open(tmp_path / "01.png").size == (8 * 128, 128)
+    assert all({"color", "motion", "consistency"} <= set(e["verdict"]) for e in entries)
+    assert PROMPTS[3] in (tmp_path / "README.md").read_text()

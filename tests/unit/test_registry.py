@@ -50,3 +50,13 @@ def test_the_tiny_preset_says_its_weights_are_random():
     assert spec.random_weights and "RANDOM" in spec.description
     assert spec.run_seconds == get_spec("ltx-video").run_seconds  # the same per-run limit as the real model
     assert spec.max_seconds == 60 and spec.can_chain  # longer requests chain runs
+
+
+def test_checkpoints_take_the_same_inputs_as_the_tiny_preset_of_their_pipeline():
+    # A tiny preset stands in for its checkpoint in tests, so they must agree on what a request may send.
+    fields = lambda s: (s.inputs, s.requires_image, s.image_positions, s.overlap_frames, s.video_modes)  # noqa: E731
+    presets = {s.pipeline: s for s in REGISTRY.values() if s.random_weights}
+    for spec in REGISTRY.values():
+        if not spec.is_preset:
+            assert fields(spec) == fields(presets[spec.pipeline]), spec.name
+    assert not get_spec("wan2.1-t2v-1.3b").requires_image and get_spec("wan2.1-i2v-14b-480p").requires_image

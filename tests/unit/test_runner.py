@@ -175,3 +175,53 @@ def test_a_wan_image_to_video_job_animates_its_stored_image(tmp_path):
     rt.jobs.add(text_only)
     failed = run_job(text_only.id, rt)  # the gateway refuses these; the worker still fails them clearly
     assert failed.status is JobStatus.failed and "cannot be conditioned" in failed.error.message
+
+
+def test_a_wan_vace_job_chains_runs_and_extends_a_stored_clip(tmp_path):
+    from kinora.jobs import MediaRef
+    from tests.badmedia import encode_video
+
+    storage = LocalStorage(tmp_path / "objects")
+    rt = Runtime(settings=Settings(data_dir=tmp_path), jobs=JobStore(SqliteDocStore(tmp_path / "db")),
+                 storage=storage, generator=VideoGenerator.load(get_spec("wan-tiny-vace"), models_dir=None,
+                                                                device="cpu"))
+    # 6 s at 16 fps is longer than one Wan run (81 frames): two runs, the second kept to the first's last 9.
+    long = new_job("k", request(model="wan-tiny-vace", duration=6.0, fps=16, width=160, height=96, steps=2))
+    rt.jobs.add(long)
+    done = run_job(long.id, rt)
+    assert done.status is JobStatus.completed, done.error
+    assert done.output.segments == 2 and done.output.native["frames"] == 97
+    assert len(decode_mp4(rt.storage.locate(done.output.uri).path).frames) == 96
+    uri = storage.put_bytes(encode_video(width=160, height=96, frames=16, fps=16), "inputs/x/clip.mp4", "video/mp4")
+    clip = MediaRef(uri=uri, kind="video", content_type="video/mp4", width=160, height=96, frames=16, fps=16.0,
+                    seconds=1.0, source="upload")
+    extend = new_job("k", request(model="wan-tiny-vace", duration=1.0, fps=16, width=160, height=96, steps=2,
+                                  video=clip, mode="extend"))
+    rt.jobs.add(extend)
+    done = run_job(extend.id, rt)
+    assert done.status is JobStatus.completed, done.error
+    assert len(decode_mp4(rt.storage.locate(done.output.uri).path).frames) == 32  # the clip, then 1 s more
+
+
+def test_a_wan_job_modifies_a_stored_clip_with_the_video_to_video_pipeline(tmp_path):
+    from kinora.jobs import MediaRef
+    from tests.badmedia import encode_video
+
+    storage = LocalStorage(tmp_path / "objects")
+    gen = VideoGenerator.load(get_spec("wan-tiny"), models_dir=None, device="cpu")
+    assert type(gen.modify_pipe).__name__ == "WanVideoToVideoPipeline" and gen.modify_pipe.vae is gen.pipe.vae
+    rt = Runtime(settings=Settings(data_dir=tmp_path), jobs=JobStore(SqliteDocStore(tmp_path / "db")),
+                 storage=storage, generator=gen)
+    uri = storage.put_bytes(encode_video(width=160, height=96, frames=16, fps=16), "inputs/x/clip.mp4", "video/mp4")
+    clip = MediaRef(uri=uri, kind="video", content_type="video/mp4", width=160, height=96, frames=16, fps=16.0,
+                    seconds=1.0, source="upload")
+    job = new_job("k", request(model="wan-tiny", duration=1.0, fps=16, width=160, height=96, steps=4, video=clip,
+                               mode="modify", strength=0.5))
+    rt.jobs.add(job)
+    steps = []
+    original = rt.jobs.progress
+    rt.jobs.progress = lambda job_id, value: steps.append(value) or original(job_id, value)  # type: ignore[method-assign]
+    done = run_job(job.id, rt)
+    assert done.status is JobStatus.completed, done.error
+    assert len(decode_mp4(rt.storage.locate(done.output.uri).path).frames) == 16
+    assert done.output.native["frames"] == 17 and len(steps) >= 2  # strength 0.5 of 4 steps: 2 steps
