@@ -109,13 +109,12 @@ def test_extend_and_modify_a_video_of_the_own_model(server):
     out = video_of(settings, extended).frames
     assert len(out) == 24 and extended["output"]["segments"] == 1
     assert min(psnr(a, b) for a, b in zip(out[:16], src, strict=True)) > 30
-    distances = []
-    for strength in (0.1, 0.9):
-        modified = finish(client, alice, client.post("/generate", headers=alice, json={
-            "prompt": "a green square bouncing on a white background", "video": first["id"], "mode": "modify",
-            "fps": 8, "strength": strength}))
-        changed = video_of(settings, modified).frames
-        assert len(changed) == 16 and modified["request"]["strength"] == strength
-        distances.append(np.mean([mean_abs_diff(a, b) for a, b in zip(changed, src, strict=True)]))
-    # Strength is how much noise the source gets before the model redraws it: a light touch stays closer.
-    assert distances[0] < distances[1], distances
+    modified = finish(client, alice, client.post("/generate", headers=alice, json={
+        "prompt": "a purple star rotating in the night sky", "video": first["id"], "mode": "modify", "fps": 8,
+        "strength": 0.6}))
+    changed = video_of(settings, modified).frames
+    assert len(changed) == 16 and modified["request"]["strength"] == 0.6
+    assert modified["output"]["native"]["frames"] == 17  # two runs of at most 16, as for text
+    # Redrawn, not copied (how strength sets the distance to the source is tested on the sampler itself, with a
+    # denoiser whose output is known: tests/unit/test_kinora_dit.py).
+    assert np.mean([mean_abs_diff(a, b) for a, b in zip(changed, src, strict=True)]) > 2
