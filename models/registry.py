@@ -6,7 +6,7 @@ Torch-free: the gateway uses it to validate requests and to describe models.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 MAX_REQUEST_SECONDS = 60.0  # longest video one request may ask for; longer than one model run → chained segments
@@ -72,206 +72,183 @@ class ModelSpec:
         return info
 
 
-REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            name="ltx-tiny",
-            family="ltx",
-            pipeline="LTXConditionPipeline",
-            weights="preset:ltx-tiny",
-            description=(
-                "Tiny LTX-Video pipeline with RANDOM transformer and VAE weights (text encoder: the real "
-                "all-MiniLM-L6-v2). It exercises the whole service on a CPU in about a second but produces "
-                "noise-like video that does not follow the prompt."
-            ),
-            random_weights=True,
-            native_fps=24,
-            frame_multiple=8,
-            size_multiple=32,
-            native_area=224 * 128,
-            max_frames=257,  # as LTX-Video: longer requests chain runs
-            default_steps=8,
-            default_guidance=3.0,
-            inputs=("text", "image", "video"),
-            overlap_frames=9,
+def checkpoint(preset: ModelSpec, name: str, weights: str, description: str, native_area: int,
+               default_steps: int) -> ModelSpec:
+    """A real checkpoint of a tiny preset's pipeline: the same rules and inputs (the preset stands in for it in
+    tests), its own weights, size and steps."""
+    return replace(preset, name=name, weights=weights, description=description, random_weights=False,
+                   native_area=native_area, default_steps=default_steps)
+
+
+LTX_TINY = ModelSpec(
+    name="ltx-tiny",
+    family="ltx",
+    pipeline="LTXConditionPipeline",
+    weights="preset:ltx-tiny",
+    description=(
+        "Tiny LTX-Video pipeline with RANDOM transformer and VAE weights (text encoder: the real "
+        "all-MiniLM-L6-v2). It exercises the whole service on a CPU in about a second but produces "
+        "noise-like video that does not follow the prompt."
+    ),
+    random_weights=True,
+    native_fps=24,
+    frame_multiple=8,
+    size_multiple=32,
+    native_area=224 * 128,
+    max_frames=257,  # as LTX-Video: longer requests chain runs
+    default_steps=8,
+    default_guidance=3.0,
+    inputs=("text", "image", "video"),
+    overlap_frames=9,
+)
+
+WAN_TINY = ModelSpec(
+    name="wan-tiny",
+    family="wan",
+    pipeline="WanPipeline",
+    weights="preset:wan-tiny",
+    description=(
+        "Tiny Wan 2.1 pipeline with RANDOM transformer and VAE weights (text encoder: the real "
+        "all-MiniLM-L6-v2), for tests of Wan's frame and size rules: text, or a clip to modify (Wan's "
+        "video-to-video pipeline on the same components). Noise-like video."
+    ),
+    random_weights=True,
+    native_fps=16,
+    frame_multiple=4,
+    size_multiple=16,
+    native_area=160 * 96,
+    max_frames=81,
+    default_steps=4,
+    default_guidance=5.0,
+    inputs=("text", "video"),
+    video_modes=("modify",),
+    modify_pipeline="WanVideoToVideoPipeline",
+)
+
+WAN_TINY_I2V = ModelSpec(
+    name="wan-tiny-i2v",
+    family="wan",
+    pipeline="WanImageToVideoPipeline",
+    weights="preset:wan-tiny-i2v",
+    description=(
+        "Tiny Wan 2.1 image-to-video pipeline with RANDOM transformer, VAE and CLIP image encoder weights "
+        "(text encoder: the real all-MiniLM-L6-v2): every request animates an image. Noise-like video."
+    ),
+    random_weights=True,
+    native_fps=16,
+    frame_multiple=4,
+    size_multiple=16,
+    native_area=160 * 96,
+    max_frames=81,
+    default_steps=4,
+    default_guidance=5.0,
+    inputs=("text", "image"),
+    requires_image=True,
+    image_positions=("first",),
+)
+
+WAN_TINY_VACE = ModelSpec(
+    name="wan-tiny-vace",
+    family="wan",
+    pipeline="WanVACEPipeline",
+    weights="preset:wan-tiny-vace",
+    description=(
+        "Tiny Wan 2.1 VACE pipeline with RANDOM weights (text encoder: the real all-MiniLM-L6-v2): Wan's "
+        "rules with frames to keep and a mask, so it animates an image at the first or last frame, "
+        "extends clips and chains runs up to 60 s. Noise-like video."
+    ),
+    random_weights=True,
+    native_fps=16,
+    frame_multiple=4,
+    size_multiple=16,
+    native_area=160 * 96,
+    max_frames=81,
+    default_steps=4,
+    default_guidance=5.0,
+    inputs=("text", "image", "video"),
+    overlap_frames=9,
+    video_modes=("extend",),
+)
+
+KINORA_DIT = ModelSpec(
+    name="kinora-dit",
+    family="kinora",
+    pipeline="KinoraDiTPipeline",
+    weights="preset:kinora-dit",
+    description=(
+        "Kinora's own small video model, IN TRAINING (models/kinora_dit/MODEL_CARD.md): a pixel-space "
+        "diffusion transformer trained here, on a CPU, on generated clips of one shape in one of eight "
+        "colours moving over a simple background, from English or French prompts. 32×32 at 8 fps, "
+        "brought to the requested size and rate by the worker; seconds on a CPU. Its weights do not "
+        "follow prompts reliably yet."
+    ),
+    random_weights=False,
+    native_fps=8,
+    frame_multiple=1,
+    size_multiple=8,
+    native_area=32 * 32,
+    max_frames=16,  # the clip length it was trained on; longer requests chain runs
+    default_steps=20,
+    default_guidance=3.0,
+    inputs=("text", "image", "video"),
+    overlap_frames=4,
+)
+
+
+REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    LTX_TINY,
+    checkpoint(
+        LTX_TINY,
+        name="ltx-video",
+        weights="LTX-Video",
+        description=(
+            "Lightricks LTX-Video (0.9.5 or later, for image and video conditioning) in diffusers format, "
+            "loaded from KINORA_MODELS_DIR/LTX-Video "
+            "(download it there; nothing is fetched at run time). Needs a GPU for practical speed."
         ),
-        ModelSpec(
-            name="ltx-video",
-            family="ltx",
-            pipeline="LTXConditionPipeline",
-            weights="LTX-Video",
-            description=(
-                "Lightricks LTX-Video (0.9.5 or later, for image and video conditioning) in diffusers format, "
-                "loaded from KINORA_MODELS_DIR/LTX-Video "
-                "(download it there; nothing is fetched at run time). Needs a GPU for practical speed."
-            ),
-            random_weights=False,
-            native_fps=24,
-            frame_multiple=8,
-            size_multiple=32,
-            native_area=768 * 512,
-            max_frames=257,
-            default_steps=40,
-            default_guidance=3.0,
-            inputs=("text", "image", "video"),
-            overlap_frames=9,
+        native_area=768 * 512,
+        default_steps=40,
+    ),
+    WAN_TINY,
+    checkpoint(
+        WAN_TINY,
+        name="wan2.1-t2v-1.3b",
+        weights="Wan2.1-T2V-1.3B-Diffusers",
+        description=(
+            "Wan 2.1 text-to-video 1.3B in diffusers format, loaded from "
+            "KINORA_MODELS_DIR/Wan2.1-T2V-1.3B-Diffusers (download it there; nothing is fetched at run time); "
+            "modifies clips with Wan's video-to-video pipeline on the same weights."
         ),
-        ModelSpec(
-            name="wan-tiny",
-            family="wan",
-            pipeline="WanPipeline",
-            weights="preset:wan-tiny",
-            description=(
-                "Tiny Wan 2.1 pipeline with RANDOM transformer and VAE weights (text encoder: the real "
-                "all-MiniLM-L6-v2), for tests of Wan's frame and size rules: text, or a clip to modify (Wan's "
-                "video-to-video pipeline on the same components). Noise-like video."
-            ),
-            random_weights=True,
-            native_fps=16,
-            frame_multiple=4,
-            size_multiple=16,
-            native_area=160 * 96,
-            max_frames=81,
-            default_steps=4,
-            default_guidance=5.0,
-            inputs=("text", "video"),
-            video_modes=("modify",),
-            modify_pipeline="WanVideoToVideoPipeline",
+        native_area=832 * 480,
+        default_steps=40,
+    ),
+    WAN_TINY_I2V,
+    checkpoint(
+        WAN_TINY_I2V,
+        name="wan2.1-i2v-14b-480p",
+        weights="Wan2.1-I2V-14B-480P-Diffusers",
+        description=(
+            "Wan 2.1 image-to-video 14B (480p) in diffusers format, loaded from "
+            "KINORA_MODELS_DIR/Wan2.1-I2V-14B-480P-Diffusers (download it there; nothing is fetched at run time)."
         ),
-        ModelSpec(
-            name="wan2.1-t2v-1.3b",
-            family="wan",
-            pipeline="WanPipeline",
-            weights="Wan2.1-T2V-1.3B-Diffusers",
-            description=(
-                "Wan 2.1 text-to-video 1.3B in diffusers format, loaded from "
-                "KINORA_MODELS_DIR/Wan2.1-T2V-1.3B-Diffusers (download it there; nothing is fetched at run time); "
-                "modifies clips with Wan's video-to-video pipeline on the same weights."
-            ),
-            random_weights=False,
-            native_fps=16,
-            frame_multiple=4,
-            size_multiple=16,
-            native_area=832 * 480,
-            max_frames=81,
-            default_steps=40,
-            default_guidance=5.0,
-            inputs=("text", "video"),
-            video_modes=("modify",),
-            modify_pipeline="WanVideoToVideoPipeline",
+        native_area=832 * 480,
+        default_steps=50,
+    ),
+    WAN_TINY_VACE,
+    checkpoint(
+        WAN_TINY_VACE,
+        name="wan2.1-vace-1.3b",
+        weights="Wan2.1-VACE-1.3B-diffusers",
+        description=(
+            "Wan 2.1 VACE 1.3B in diffusers format, loaded from KINORA_MODELS_DIR/Wan2.1-VACE-1.3B-diffusers "
+            "(download it there; nothing is fetched at run time): text, an image at the first or last frame, "
+            "clip extension, runs chained up to 60 s."
         ),
-        ModelSpec(
-            name="wan-tiny-i2v",
-            family="wan",
-            pipeline="WanImageToVideoPipeline",
-            weights="preset:wan-tiny-i2v",
-            description=(
-                "Tiny Wan 2.1 image-to-video pipeline with RANDOM transformer, VAE and CLIP image encoder weights "
-                "(text encoder: the real all-MiniLM-L6-v2): every request animates an image. Noise-like video."
-            ),
-            random_weights=True,
-            native_fps=16,
-            frame_multiple=4,
-            size_multiple=16,
-            native_area=160 * 96,
-            max_frames=81,
-            default_steps=4,
-            default_guidance=5.0,
-            inputs=("text", "image"),
-            requires_image=True,
-            image_positions=("first",),
-        ),
-        ModelSpec(
-            name="wan2.1-i2v-14b-480p",
-            family="wan",
-            pipeline="WanImageToVideoPipeline",
-            weights="Wan2.1-I2V-14B-480P-Diffusers",
-            description=(
-                "Wan 2.1 image-to-video 14B (480p) in diffusers format, loaded from "
-                "KINORA_MODELS_DIR/Wan2.1-I2V-14B-480P-Diffusers (download it there; nothing is fetched at run time)."
-            ),
-            random_weights=False,
-            native_fps=16,
-            frame_multiple=4,
-            size_multiple=16,
-            native_area=832 * 480,
-            max_frames=81,
-            default_steps=50,
-            default_guidance=5.0,
-            inputs=("text", "image"),
-            requires_image=True,
-            image_positions=("first",),
-        ),
-        ModelSpec(
-            name="wan-tiny-vace",
-            family="wan",
-            pipeline="WanVACEPipeline",
-            weights="preset:wan-tiny-vace",
-            description=(
-                "Tiny Wan 2.1 VACE pipeline with RANDOM weights (text encoder: the real all-MiniLM-L6-v2): Wan's "
-                "rules with frames to keep and a mask, so it animates an image at the first or last frame, "
-                "extends clips and chains runs up to 60 s. Noise-like video."
-            ),
-            random_weights=True,
-            native_fps=16,
-            frame_multiple=4,
-            size_multiple=16,
-            native_area=160 * 96,
-            max_frames=81,
-            default_steps=4,
-            default_guidance=5.0,
-            inputs=("text", "image", "video"),
-            overlap_frames=9,
-            video_modes=("extend",),
-        ),
-        ModelSpec(
-            name="wan2.1-vace-1.3b",
-            family="wan",
-            pipeline="WanVACEPipeline",
-            weights="Wan2.1-VACE-1.3B-diffusers",
-            description=(
-                "Wan 2.1 VACE 1.3B in diffusers format, loaded from KINORA_MODELS_DIR/Wan2.1-VACE-1.3B-diffusers "
-                "(download it there; nothing is fetched at run time): text, an image at the first or last frame, "
-                "clip extension, runs chained up to 60 s."
-            ),
-            random_weights=False,
-            native_fps=16,
-            frame_multiple=4,
-            size_multiple=16,
-            native_area=832 * 480,
-            max_frames=81,
-            default_steps=40,
-            default_guidance=5.0,
-            inputs=("text", "image", "video"),
-            overlap_frames=9,
-            video_modes=("extend",),
-        ),
-        ModelSpec(
-            name="kinora-dit",
-            family="kinora",
-            pipeline="KinoraDiTPipeline",
-            weights="preset:kinora-dit",
-            description=(
-                "Kinora's own small video model, IN TRAINING (models/kinora_dit/MODEL_CARD.md): a pixel-space "
-                "diffusion transformer trained here, on a CPU, on generated clips of one shape in one of eight "
-                "colours moving over a simple background, from English or French prompts. 32×32 at 8 fps, "
-                "brought to the requested size and rate by the worker; seconds on a CPU. Its weights do not "
-                "follow prompts reliably yet."
-            ),
-            random_weights=False,
-            native_fps=8,
-            frame_multiple=1,
-            size_multiple=8,
-            native_area=32 * 32,
-            max_frames=16,  # the clip length it was trained on; longer requests chain runs
-            default_steps=20,
-            default_guidance=3.0,
-            inputs=("text", "image", "video"),
-            overlap_frames=4,
-        ),
-    )
-}
+        native_area=832 * 480,
+        default_steps=40,
+    ),
+    KINORA_DIT,
+)}
 
 
 class UnknownModel(KeyError):
