@@ -26,15 +26,15 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from models.kinora_dit.captions import caption
-from models.kinora_dit.pipeline import encode_text, make_transformer, predict_clean
+from models.kinora_dit.pipeline import encode_text, load_network, make_network, network_state, predict_clean
 from models.kinora_dit.scenes import render, sample_scene
 from models.text_encoder import load_minilm
 
 DEFAULTS = {
     "seed": 0, "frames": 16, "size": 32, "fps": 8, "width": 192, "depth": 6, "head_dim": 32, "batch": 32,
     "lr": 3e-4, "warmup": 200, "steps": 20000, "ema": 0.999, "drop_text": 0.1, "french": 0.3,
-    "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0,
-    "prediction": "clean",
+    "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0, "sigma_shift": 1.0,
+    "prediction": "clean", "pooled_text": False, "text_aux": 0.0,
 }
 
 
@@ -56,26 +56,42 @@ def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[st
 
 
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
-            min_sigma: float, uniform_sigma: float = 0.0, prediction: str = "clean") -> torch.Tensor:
+            min_sigma: float, uniform_sigma: float = 0.0, prediction: str = "clean",
+            sigma_shift: float = 1.0, pooler: torch.nn.Module | None = None) -> torch.Tensor:
     """Rectified flow on x = (1 - σ)·clip + σ·noise: the predicted clip is scored as a velocity, (x - clip') / σ
     against noise - clip.
 
     With ``prediction`` "velocity" that is the network's own output against the true velocity. With "clean" the
     network predicts the clip, so the loss weighs its error by 1/σ², capped by ``min_sigma`` at low noise levels.
-    Noise levels are logit-normal, except a share ``uniform_sigma`` drawn uniformly.
+    Noise levels are logit-normal, except a share ``uniform_sigma`` drawn uniformly, then shifted towards pure
+    noise by ``sigma_shift`` (σ → sσ / (1 + (s - 1)σ), the sampler's schedule shift): a whole 16×32×32 clip
+    shows its background and the object's path through noise as high as 0.9, so those are only learned from the
+    text at the very top of the range, which an unshifted draw rarely reaches.
     """
     # Drawn on the CPU (the generator's device), so a run's noise is the same on any device.
     sigma = torch.sigmoid(torch.randn(video.shape[0], generator=rng))
     if uniform_sigma > 0:
         uniform = torch.rand(video.shape[0], generator=rng)
         sigma = torch.where(torch.rand(video.shape[0], generator=rng) < uniform_sigma, uniform, sigma)
+    sigma = sigma_shift * sigma / (1 + (sigma_shift - 1) * sigma)
     sigma = sigma.clamp(min=1e-3).to(video.device)
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
-    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction)
+    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction, pooler)
     velocity = (noisy - clean) / s.clamp(min=min_sigma)
     return torch.nn.functional.mse_loss(velocity, noise - video)
+
+
+COARSE = (4, 4, 4)  # frames, rows, columns of the coarse clip the pooled prompt learns to foretell
+
+
+def coarse_loss(head: torch.nn.Module, pooled: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """How far the clip at 4×4×4 (its background, the object's colour and rough path) is from what a linear
+    head reads off the pooled prompt. As an auxiliary loss it teaches the pooler, in a few hundred steps, what
+    the diffusion loss alone taught it far more slowly: which words decide the picture (``TextPooler``)."""
+    target = torch.nn.functional.adaptive_avg_pool3d(video, COARSE).flatten(1)
+    return torch.nn.functional.mse_loss(head(pooled), target)
 
 
 def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
@@ -86,41 +102,59 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
-    transformer = make_transformer(config["width"], config["depth"], config["head_dim"]).to(device)
-    ema = copy.deepcopy(transformer).requires_grad_(False)
-    optimizer = torch.optim.AdamW(transformer.parameters(), lr=config["lr"], weight_decay=0.01)
+    transformer, pooler = make_network(config)
+    # One module for both networks, so the optimiser and the EMA see everything the loss trains.
+    parts = {"transformer": transformer} | ({"pooler": pooler} if pooler is not None else {})
+    if pooler is not None and config["text_aux"]:
+        parts["coarse"] = torch.nn.Linear(config["width"], 3 * COARSE[0] * COARSE[1] * COARSE[2])
+    network = torch.nn.ModuleDict(parts).to(device)
+    ema = copy.deepcopy(network).requires_grad_(False)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config["lr"], weight_decay=0.01)
+
+    def parts_of(net: torch.nn.ModuleDict) -> tuple:
+        return net["transformer"], net["pooler"] if "pooler" in net else None  # noqa: SIM401 (no ModuleDict.get)
+
+    def state_of(net: torch.nn.ModuleDict) -> dict[str, torch.Tensor]:
+        return network_state(*parts_of(net))
+
+    def load_into(net: torch.nn.ModuleDict, state: dict[str, torch.Tensor]) -> None:
+        load_network(*parts_of(net), state)
+
     data_rng = np.random.default_rng(config["seed"])
     noise_rng = torch.Generator().manual_seed(config["seed"])
     step, losses, warm_from = 0, [], 0
     checkpoint = out / "checkpoint.pt"
     if init is not None and not (resume and checkpoint.exists()):
-        weights = load_file(str(init))
-        transformer.load_state_dict({k: v.float() for k, v in weights.items()})
-        ema.load_state_dict(transformer.state_dict())
+        load_into(network, load_file(str(init)))
+        ema.load_state_dict(network.state_dict())
         with safe_open(str(init), framework="pt") as f:
             step = warm_from = int(f.metadata()["step"])
         data_rng = np.random.default_rng([config["seed"], step])
         noise_rng.manual_seed(config["seed"] * 1_000_003 + step)
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False, map_location=device)
-        transformer.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
+        load_into(network, state["model"])
+        load_into(ema, state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         data_rng.bit_generator.state = state["data_rng"]
         noise_rng.set_state(state["noise_rng"].cpu())
         step, losses, warm_from = state["step"], state["losses"], state.get("warm_from", 0)
+        if "coarse" in network and "coarse" in state:
+            network["coarse"].load_state_dict(state["coarse"])
     text_encoder, tokenizer = load_minilm()
     text_encoder.requires_grad_(False).to(device)
     deadline = time.monotonic() + minutes * 60 if minutes else None
 
     def save() -> None:
-        torch.save({"model": transformer.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+        torch.save({"model": state_of(network), "ema": state_of(ema), "optimizer": optimizer.state_dict(),
                     "data_rng": data_rng.bit_generator.state, "noise_rng": noise_rng.get_state(), "step": step,
-                    "warm_from": warm_from, "losses": losses}, checkpoint.with_suffix(".tmp"))
+                    "warm_from": warm_from, "losses": losses,
+                    **({"coarse": network["coarse"].state_dict()} if "coarse" in network else {})},
+                   checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)
 
     bar = tqdm(total=config["steps"], initial=step, desc="kinora-dit", mininterval=5)
-    transformer.train()
+    network.train()
     while step < config["steps"] and (deadline is None or time.monotonic() < deadline):
         video, captions = batch(data_rng, config)
         video = video.to(device)
@@ -128,13 +162,15 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         for group in optimizer.param_groups:
             group["lr"] = config["lr"] * min(1.0, (step + 1 - warm_from) / config["warmup"])
         loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"], config["uniform_sigma"],
-                       config["prediction"])
+                       config["prediction"], config["sigma_shift"], pooler)
+        if "coarse" in network:
+            loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooler(text, mask), video)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
         optimizer.step()
         with torch.no_grad():
-            for e, p in zip(ema.parameters(), transformer.parameters(), strict=True):
+            for e, p in zip(ema.parameters(), network.parameters(), strict=True):
                 e.lerp_(p, 1 - config["ema"])
         step += 1
         losses.append(round(loss.item(), 5))
@@ -147,12 +183,13 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     return {"step": step, "loss_last_100": float(np.mean(losses[-100:])) if losses else None}
 
 
-def export(run: Path, weights: Path) -> Path:
-    """The EMA transformer of a run as fp16 safetensors, with its config beside it."""
+def export(run: Path, weights: Path, raw: bool = False) -> Path:
+    """The EMA weights of a run (``raw``: the trained weights themselves, e.g. to continue a short run whose EMA
+    still lags) as fp16 safetensors, with the run's config and step in the metadata."""
     state = torch.load(run / "checkpoint.pt", weights_only=False, map_location="cpu")
     config = json.loads((run / "config.json").read_text())
     weights.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in state["ema"].items()}, str(weights),
+    save_file({k: v.half().contiguous() for k, v in state["model" if raw else "ema"].items()}, str(weights),
               metadata={"config": json.dumps(config), "step": str(state["step"])})
     return weights
 
@@ -168,10 +205,11 @@ def main() -> None:
                         help="override one config value (JSON), e.g. --set min_sigma=0.2")
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
+    parser.add_argument("--raw", action="store_true", help="with --export: the trained weights, not their EMA")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     if args.export:
-        print(export(args.out, args.export))
+        print(export(args.out, args.export, args.raw))
         return
     config = load_config(args.config)
     for item in args.set:

@@ -10,12 +10,22 @@ from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from PIL import Image
 from safetensors.torch import load_file
 
-from models.kinora_dit.pipeline import KinoraDiTPipeline, make_transformer, patchify, unpatchify
+from models.kinora_dit.pipeline import (
+    KinoraDiTPipeline,
+    encode_text,
+    load_network,
+    load_pipeline,
+    make_network,
+    make_transformer,
+    patchify,
+    predict_clean,
+    unpatchify,
+)
 from models.kinora_dit.train import export, load_config, train
 from models.text_encoder import load_minilm
 
 SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2, "uniform_sigma": 0.5,
-         "prediction": "velocity"}
+         "prediction": "velocity", "pooled_text": True, "text_aux": 1.0}
 
 
 def test_patches_round_trip_and_keep_neighbours_together():
@@ -58,6 +68,10 @@ def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
     weights = export(tmp_path / "a", tmp_path / "w.safetensors")
     state = load_file(str(weights))
     assert all(t.dtype == torch.float16 for t in state.values())
+    checkpoint = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    raw = load_file(str(export(tmp_path / "a", tmp_path / "raw.safetensors", raw=True)))
+    assert all(torch.equal(raw[k], v.half()) for k, v in checkpoint["model"].items())
+    assert any(not torch.equal(state[k], v.half()) for k, v in checkpoint["model"].items())  # the EMA lags
     assert json.loads((tmp_path / "a" / "config.json").read_text())["width"] == 64
 
 
@@ -126,6 +140,40 @@ def test_training_goes_on_from_exported_weights(tmp_path):
     train(config, tmp_path / "c", resume=False, minutes=None, init=weights)  # already at step 2: loaded, saved
     loaded = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(loaded[k].half(), v) for k, v in start.items())
+
+
+def test_the_pooled_prompt_joins_weights_trained_without_it_and_then_learns(tmp_path):
+    config = load_config(None) | SMALL | {"steps": 2, "pooled_text": False}
+    train(config, tmp_path / "a", resume=False, minutes=None)
+    plain = load_pipeline(export(tmp_path / "a", tmp_path / "a.safetensors"))
+    assert plain.text_pooler is None
+    # Continued with a pooled prompt, the network starts computing exactly what it did.
+    pooled_config = config | {"pooled_text": True}
+    transformer, pooler = make_network(pooled_config)
+    load_network(transformer, pooler, load_file(str(tmp_path / "a.safetensors")))
+    text, mask = encode_text(plain.text_encoder, plain.tokenizer, ["a red ball", ""])
+    x, sigma = torch.randn(2, 3, 16, 32, 32), torch.full((2,), 0.7)
+    with torch.no_grad():
+        before = predict_clean(plain.transformer, x, sigma, text, mask, "velocity")
+        after = predict_clean(transformer, x, sigma, text, mask, "velocity", pooler)
+    assert torch.equal(before, after)
+    # ... then trains the pooler, which the export carries to the pipeline.
+    train(pooled_config | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
+    pipe = load_pipeline(export(tmp_path / "b", tmp_path / "b.safetensors"))
+    assert pipe.text_pooler is not None and pipe.text_pooler.out.weight.abs().sum() > 0
+    video = pipe(prompt="a red ball", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).frames[0]
+    assert video.shape == (16, 32, 32, 3)
+
+
+def test_the_sampler_shifts_its_schedule_as_training_shifted_the_noise_levels(tmp_path):
+    config = load_config(None) | SMALL | {"steps": 1, "sigma_shift": 3.0}
+    train(config, tmp_path / "a", resume=False, minutes=None)
+    pipe = load_pipeline(export(tmp_path / "a", tmp_path / "a.safetensors"))
+    taken = []
+    pipe(prompt="a red ball", num_inference_steps=4, generator=torch.Generator().manual_seed(0),
+         callback_on_step_end=lambda p, i, t, kw: taken.append(round(float(t) / 1000, 4)) or kw)
+    plain = np.linspace(1, 0.25, 4)
+    assert taken == pytest.approx(3 * plain / (1 + 2 * plain), abs=1e-3)  # [1, 0.9, 0.75, 0.5]: more steps up high
 
 
 def test_the_gallery_writes_a_clip_a_strip_and_a_verdict_per_prompt(tmp_path):
