@@ -108,18 +108,18 @@ def unpatchify(tokens: torch.Tensor, frames: int, height: int, width: int) -> to
 
 def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, sigma: torch.Tensor,
                   text: torch.Tensor, mask: torch.Tensor, prediction: str = "clean",
-                  pooler: TextPooler | None = None) -> torch.Tensor:
+                  pooled: torch.Tensor | None = None) -> torch.Tensor:
     """The clean clip the network sees in ``noisy`` (B, 3, F, H, W) at noise level ``sigma`` (B,).
 
     ``prediction``: what the network outputs. "velocity": the flow velocity noise − clip, so the clip is
     noisy − σ·output; at pure noise that is the input minus the output, and the network never has to cancel
-    the noise it is given. "clean": the clip itself.
+    the noise it is given. "clean": the clip itself. ``pooled``: the prompt from ``TextPooler`` (B, width), for
+    weights that have one.
     """
     _, _, f, h, w = noisy.shape
     # The pooled prompt joins the timestep embedding (both feed every block's modulation).
     hook = None
-    if pooler is not None:
-        pooled = pooler(text, mask)
+    if pooled is not None:
         hook = transformer.time_embed.emb.register_forward_hook(lambda module, inputs, output: output + pooled)
     try:
         out = transformer(hidden_states=patchify(noisy), encoder_hidden_states=text, timestep=sigma * 1000,
@@ -200,6 +200,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
+        pooled = self.text_pooler(text, mask) if self.text_pooler is not None else None
         device = text.device
         pinned = {index: picture.to(device) for index, picture in pinned.items()}
         # 3. Noise (drawn on the CPU, so a seed gives the same clip on any device) and the schedule; regenerating
@@ -230,7 +231,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
             both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask,
-                                 self.config.prediction, self.text_pooler)
+                                 self.config.prediction, pooled)
             clean = (both[1:] + guidance_scale * (both[:1] - both[1:])).clamp(-1, 1)
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
             pin(x, sigmas[first + i + 1])

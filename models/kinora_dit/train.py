@@ -57,7 +57,7 @@ def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[st
 
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
             min_sigma: float, uniform_sigma: float = 0.0, prediction: str = "clean",
-            sigma_shift: float = 1.0, pooler: torch.nn.Module | None = None) -> torch.Tensor:
+            sigma_shift: float = 1.0, pooled: torch.Tensor | None = None) -> torch.Tensor:
     """Rectified flow on x = (1 - σ)·clip + σ·noise: the predicted clip is scored as a velocity, (x - clip') / σ
     against noise - clip.
 
@@ -78,7 +78,7 @@ def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Te
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
-    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction, pooler)
+    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction, pooled)
     velocity = (noisy - clean) / s.clamp(min=min_sigma)
     return torch.nn.functional.mse_loss(velocity, noise - video)
 
@@ -161,10 +161,11 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         text, mask = encode_text(text_encoder, tokenizer, captions)
         for group in optimizer.param_groups:
             group["lr"] = config["lr"] * min(1.0, (step + 1 - warm_from) / config["warmup"])
+        pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
         loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"], config["uniform_sigma"],
-                       config["prediction"], config["sigma_shift"], pooler)
+                       config["prediction"], config["sigma_shift"], pooled)
         if "coarse" in network:
-            loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooler(text, mask), video)
+            loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooled, video)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)

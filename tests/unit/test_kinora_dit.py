@@ -155,7 +155,7 @@ def test_the_pooled_prompt_joins_weights_trained_without_it_and_then_learns(tmp_
     x, sigma = torch.randn(2, 3, 16, 32, 32), torch.full((2,), 0.7)
     with torch.no_grad():
         before = predict_clean(plain.transformer, x, sigma, text, mask, "velocity")
-        after = predict_clean(transformer, x, sigma, text, mask, "velocity", pooler)
+        after = predict_clean(transformer, x, sigma, text, mask, "velocity", pooler(text, mask))
     assert torch.equal(before, after)
     # ... then trains the pooler, which the export carries to the pipeline.
     train(pooled_config | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
