@@ -27,7 +27,8 @@ def test_waiting_jobs_know_their_place_and_the_stream_follows_one_to_the_end(liv
     create = lambda **kw: httpx.post(f"{base}/generate", headers=headers, json={  # noqa: E731
         "prompt": "a lighthouse", "width": 256, "height": 144, **kw}).json()
     running = create(duration=2, steps=60)  # long enough to keep the single embedded worker busy
-    second, third = create(duration=0.5, steps=1), create(duration=0.5, steps=1)
+    # The stream reads the job store 4 times a second: the third job runs long enough (steps) to be seen running.
+    second, third = create(duration=0.5, steps=1), create(duration=0.5, steps=20)
     get = lambda job: httpx.get(f"{base}/jobs/{job['id']}", headers=headers).json()  # noqa: E731
     assert (get(second)["queue_position"], get(third)["queue_position"]) == (1, 2)
 
