@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -72,22 +73,59 @@ class TextPooler(torch.nn.Module):
         return self.out(self.norm(read.flatten(1)))
 
 
-def load_network(transformer: LTXVideoTransformer3DModel, pooler: TextPooler | None,
-                 state: dict[str, torch.Tensor]) -> None:
-    """Exported weights (transformer keys as diffusers names them, the pooler's under ``text_pooler.``) into the
-    networks; weights trained without a pooler leave a fresh one (which adds nothing yet)."""
+class TokenPositions(torch.nn.Module):
+    """Where each token is in the clip: its frame, row and column as fractions of the clip's length, height and
+    width (sines and cosines of a few multiples), mapped by a linear layer into the token's embedding.
+
+    LTX's rotary positions only tell attention how far apart two tokens are, so a token knows whether it is in
+    the first frame or at the top edge only from what it sees; a motion ("falls from the top", "moves left"
+    across the clip) is easier to draw when each token knows outright. That layer starts at zero, so weights
+    trained without it compute what they did."""
+
+    def __init__(self, width: int, multiples: int = 6) -> None:
+        super().__init__()
+        self.multiples = multiples
+        self.out = torch.nn.Linear(3 * 2 * multiples, width)
+        torch.nn.init.zeros_(self.out.weight)
+        torch.nn.init.zeros_(self.out.bias)
+
+    def forward(self, frames: int, height: int, width: int) -> torch.Tensor:
+        """(frames·height·width, width) embeddings for a grid of tokens, in ``patchify``'s order."""
+        device = self.out.weight.device
+        axes = [(torch.arange(n, device=device) + 0.5) / n for n in (frames, height, width)]
+        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3, 1)
+        angles = torch.pi * grid * torch.arange(1, self.multiples + 1, device=device)
+        return self.out(torch.cat([angles.sin(), angles.cos()], dim=-1).flatten(1))
+
+
+class Network(NamedTuple):
+    """The trained parts: the transformer and, for weights that have them, the text pooler and token positions."""
+
+    transformer: LTXVideoTransformer3DModel
+    pooler: TextPooler | None = None
+    positions: TokenPositions | None = None
+
+
+EXTRAS = {"text_pooler.": "pooler", "token_positions.": "positions"}  # key prefix in exported weights → part
+
+
+def load_network(network: Network, state: dict[str, torch.Tensor]) -> None:
+    """Exported weights (transformer keys as diffusers names them, the other parts' under their ``EXTRAS``
+    prefix) into the network; weights trained without a part leave it fresh (it adds nothing yet)."""
     state = {k: v.float() for k, v in state.items()}
-    pooled = {k.removeprefix("text_pooler."): v for k, v in state.items() if k.startswith("text_pooler.")}
-    if pooler is not None and pooled:
-        pooler.load_state_dict(pooled)
-    transformer.load_state_dict({k: v for k, v in state.items() if not k.startswith("text_pooler.")})
+    for prefix, name in EXTRAS.items():
+        part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+        if getattr(network, name) is not None and part:
+            getattr(network, name).load_state_dict(part)
+    network.transformer.load_state_dict({k: v for k, v in state.items() if not k.startswith(tuple(EXTRAS))})
 
 
-def network_state(transformer: LTXVideoTransformer3DModel, pooler: TextPooler | None) -> dict[str, torch.Tensor]:
-    """The inverse of ``load_network``: one flat state dict for both networks."""
-    state = dict(transformer.state_dict())
-    if pooler is not None:
-        state |= {f"text_pooler.{k}": v for k, v in pooler.state_dict().items()}
+def network_state(network: Network) -> dict[str, torch.Tensor]:
+    """The inverse of ``load_network``: one flat state dict for every part."""
+    state = dict(network.transformer.state_dict())
+    for prefix, name in EXTRAS.items():
+        if getattr(network, name) is not None:
+            state |= {f"{prefix}{k}": v for k, v in getattr(network, name).state_dict().items()}
     return state
 
 
@@ -108,25 +146,30 @@ def unpatchify(tokens: torch.Tensor, frames: int, height: int, width: int) -> to
 
 def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, sigma: torch.Tensor,
                   text: torch.Tensor, mask: torch.Tensor, prediction: str = "clean",
-                  pooled: torch.Tensor | None = None) -> torch.Tensor:
+                  pooled: torch.Tensor | None = None, positions: TokenPositions | None = None) -> torch.Tensor:
     """The clean clip the network sees in ``noisy`` (B, 3, F, H, W) at noise level ``sigma`` (B,).
 
     ``prediction``: what the network outputs. "velocity": the flow velocity noise − clip, so the clip is
     noisy − σ·output; at pure noise that is the input minus the output, and the network never has to cancel
-    the noise it is given. "clean": the clip itself. ``pooled``: the prompt from ``TextPooler`` (B, width), for
-    weights that have one.
+    the noise it is given. "clean": the clip itself. ``pooled``: the prompt from ``TextPooler`` (B, width), and
+    ``positions``, for weights that have them.
     """
     _, _, f, h, w = noisy.shape
-    # The pooled prompt joins the timestep embedding (both feed every block's modulation).
-    hook = None
+    grid = (f // PATCH[0], h // PATCH[1], w // PATCH[2])
+    hooks = []
+    # The pooled prompt joins the timestep embedding (both feed every block's modulation); the token positions
+    # join the tokens as they enter.
     if pooled is not None:
-        hook = transformer.time_embed.emb.register_forward_hook(lambda module, inputs, output: output + pooled)
+        hooks.append(transformer.time_embed.emb.register_forward_hook(lambda module, inputs, output: output + pooled))
+    if positions is not None:
+        where = positions(*grid)
+        hooks.append(transformer.proj_in.register_forward_hook(lambda module, inputs, output: output + where))
     try:
         out = transformer(hidden_states=patchify(noisy), encoder_hidden_states=text, timestep=sigma * 1000,
-                          encoder_attention_mask=mask, num_frames=f // PATCH[0], height=h // PATCH[1],
-                          width=w // PATCH[2], rope_interpolation_scale=ROPE_SCALE, return_dict=False)[0]
+                          encoder_attention_mask=mask, num_frames=grid[0], height=grid[1], width=grid[2],
+                          rope_interpolation_scale=ROPE_SCALE, return_dict=False)[0]
     finally:
-        if hook is not None:
+        for hook in hooks:
             hook.remove()
     out = unpatchify(out, f, h, w)
     return noisy - sigma.view(-1, 1, 1, 1, 1) * out if prediction == "velocity" else out
@@ -151,15 +194,16 @@ class KinoraDiTPipeline(DiffusionPipeline):
     """Text → clip, with the LTX pipeline's conditioning interface: ``conditions`` pin images or clips at frame
     indexes, and ``latents`` + ``denoise_strength`` regenerate a source clip (here the "latents" are pixels)."""
 
-    model_cpu_offload_seq = "text_encoder->text_pooler->transformer"
+    model_cpu_offload_seq = "text_encoder->text_pooler->token_positions->transformer"
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
                  scheduler: FlowMatchEulerDiscreteScheduler, prediction: str = "clean",
-                 sigma_max: float = 1.0, text_pooler: TextPooler | None = None) -> None:
+                 sigma_max: float = 1.0, text_pooler: TextPooler | None = None,
+                 token_positions: TokenPositions | None = None) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
-                              scheduler=scheduler, text_pooler=text_pooler)
+                              scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max)
 
     def check_inputs(self, height: int, width: int, num_frames: int) -> None:
@@ -231,7 +275,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
             both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask,
-                                 self.config.prediction, pooled)
+                                 self.config.prediction, pooled, self.token_positions)
             clean = (both[1:] + guidance_scale * (both[:1] - both[1:])).clamp(-1, 1)
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
             pin(x, sigmas[first + i + 1])
@@ -254,17 +298,20 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
     """The pipeline from exported weights (fp16 safetensors with the training config in their metadata)."""
     with safe_open(str(weights), framework="pt") as f:
         config = json.loads(f.metadata()["config"])
-    transformer, pooler = make_network(config)
-    load_network(transformer, pooler, load_file(str(weights)))
+    network = make_network(config)
+    load_network(network, load_file(str(weights)))
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
     scheduler = FlowMatchEulerDiscreteScheduler(shift=config.get("sigma_shift", 1.0))
-    return KinoraDiTPipeline(transformer.eval(), text_encoder, tokenizer, scheduler,
+    return KinoraDiTPipeline(network.transformer.eval(), text_encoder, tokenizer, scheduler,
                              prediction=config.get("prediction", "clean"), sigma_max=SAMPLING_SIGMA_MAX,
-                             text_pooler=pooler.eval() if pooler is not None else None)
+                             text_pooler=network.pooler.eval() if network.pooler is not None else None,
+                             token_positions=network.positions.eval() if network.positions is not None else None)
 
 
-def make_network(config: dict) -> tuple[LTXVideoTransformer3DModel, TextPooler | None]:
-    """The transformer and, when the config asks for ``pooled_text``, the text pooler."""
-    transformer = make_transformer(config["width"], config["depth"], config["head_dim"])
-    return transformer, TextPooler(config["width"]) if config.get("pooled_text") else None
+def make_network(config: dict) -> Network:
+    """The transformer and, when the config asks for them, the text pooler (``pooled_text``) and the token
+    positions (``token_positions``)."""
+    return Network(make_transformer(config["width"], config["depth"], config["head_dim"]),
+                   TextPooler(config["width"]) if config.get("pooled_text") else None,
+                   TokenPositions(config["width"]) if config.get("token_positions") else None)

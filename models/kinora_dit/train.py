@@ -25,17 +25,30 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from models.kinora_dit.captions import caption
-from models.kinora_dit.pipeline import encode_text, load_network, make_network, network_state, predict_clean
-from models.kinora_dit.scenes import render, sample_scene
+from models.kinora_dit.captions import caption_with_attributes
+from models.kinora_dit.pipeline import (
+    Network,
+    TokenPositions,
+    encode_text,
+    load_network,
+    make_network,
+    network_state,
+    predict_clean,
+)
+from models.kinora_dit.scenes import BACKGROUNDS, COLORS, EFFECTS, MOTIONS, SHAPES, SIZES, render, sample_scene
 from models.text_encoder import load_minilm
 
 DEFAULTS = {
     "seed": 0, "frames": 16, "size": 32, "fps": 8, "width": 192, "depth": 6, "head_dim": 32, "batch": 32,
     "lr": 3e-4, "warmup": 200, "steps": 20000, "ema": 0.999, "drop_text": 0.1, "french": 0.3,
     "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0, "sigma_shift": 1.0,
-    "prediction": "clean", "pooled_text": False, "text_aux": 0.0,
+    "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
+    "token_positions": False,
 }
+# What a caption can state, in the order of the labels ``batch`` returns.
+ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
+              "effect": EFFECTS}
+UNSTATED = -100  # the label of an attribute the caption leaves out (cross-entropy's ignore_index)
 
 
 def load_config(path: Path | None) -> dict:
@@ -45,19 +58,23 @@ def load_config(path: Path | None) -> dict:
     return config
 
 
-def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[str]]:
-    """Clips in [-1, 1] (B, 3, F, H, W) and their captions; a share of captions dropped for guidance."""
+def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    """Clips in [-1, 1] (B, 3, F, H, W), their captions (a share dropped for guidance) and what each caption
+    states: (B, len(ATTRIBUTES)) indexes into the vocabularies, ``UNSTATED`` where it says nothing."""
     scenes = [sample_scene(rng, "train") for _ in range(config["batch"])]
     clips = np.stack([render(s, config["frames"], config["size"], config["fps"]) for s in scenes])
-    captions = [caption(s, rng, "fr" if rng.random() < config["french"] else "en") for s in scenes]
-    captions = ["" if rng.random() < config["drop_text"] else c for c in captions]
+    described = [caption_with_attributes(s, rng, "fr" if rng.random() < config["french"] else "en") for s in scenes]
+    described = [("", {}) if rng.random() < config["drop_text"] else d for d in described]
+    labels = torch.tensor([[vocab.index(stated[key]) if key in stated else UNSTATED
+                            for key, vocab in ATTRIBUTES.items()] for _, stated in described])
     video = torch.from_numpy(clips).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
-    return video, captions
+    return video, [text for text, _ in described], labels
 
 
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
             min_sigma: float, uniform_sigma: float = 0.0, prediction: str = "clean",
-            sigma_shift: float = 1.0, pooled: torch.Tensor | None = None) -> torch.Tensor:
+            sigma_shift: float = 1.0, pooled: torch.Tensor | None = None,
+            positions: TokenPositions | None = None) -> torch.Tensor:
     """Rectified flow on x = (1 - σ)·clip + σ·noise: the predicted clip is scored as a velocity, (x - clip') / σ
     against noise - clip.
 
@@ -78,7 +95,7 @@ def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Te
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
-    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction, pooled)
+    clean = predict_clean(transformer, noisy, sigma, text, mask, prediction, pooled, positions)
     velocity = (noisy - clean) / s.clamp(min=min_sigma)
     return torch.nn.functional.mse_loss(velocity, noise - video)
 
@@ -94,6 +111,19 @@ def coarse_loss(head: torch.nn.Module, pooled: torch.Tensor, video: torch.Tensor
     return torch.nn.functional.mse_loss(head(pooled), target)
 
 
+def class_loss(head: torch.nn.Module, pooled: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of a linear head naming, from the pooled prompt, each attribute the caption states.
+
+    The coarse-clip loss taught the pooler the words that paint many pixels (background, colour); a moving or
+    turning object changes few pixels of a 4×4×4 average, and the motion and the shape were left at chance
+    (a linear probe read the motion back from the pooled prompt 68 % of the time). Naming them outright makes
+    the pooled prompt carry each one as clearly as the colour."""
+    logits = head(pooled).split([len(vocab) for vocab in ATTRIBUTES.values()], dim=1)
+    stated = [(part, labels[:, i]) for i, part in enumerate(logits) if (labels[:, i] != UNSTATED).any()]
+    return torch.stack([torch.nn.functional.cross_entropy(part, label, ignore_index=UNSTATED)
+                        for part, label in stated]).mean()
+
+
 def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
           init: Path | None = None) -> dict:
     """Train (or resume) a run in ``out``. ``init``: start from exported weights (e.g. the shipped ones, so
@@ -102,23 +132,27 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
-    transformer, pooler = make_network(config)
-    # One module for both networks, so the optimiser and the EMA see everything the loss trains.
-    parts = {"transformer": transformer} | ({"pooler": pooler} if pooler is not None else {})
+    transformer, pooler, positions = make_network(config)
+    # One module for every part, so the optimiser and the EMA see everything the loss trains.
+    parts = {name: part for name, part in zip(Network._fields, (transformer, pooler, positions), strict=True)
+             if part is not None}
     if pooler is not None and config["text_aux"]:
         parts["coarse"] = torch.nn.Linear(config["width"], 3 * COARSE[0] * COARSE[1] * COARSE[2])
+    if pooler is not None and config["text_classes"]:
+        parts["classes"] = torch.nn.Linear(config["width"], sum(len(vocab) for vocab in ATTRIBUTES.values()))
+    heads = [name for name in ("coarse", "classes") if name in parts]  # trained, checkpointed, never exported
     network = torch.nn.ModuleDict(parts).to(device)
     ema = copy.deepcopy(network).requires_grad_(False)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config["lr"], weight_decay=0.01)
 
-    def parts_of(net: torch.nn.ModuleDict) -> tuple:
-        return net["transformer"], net["pooler"] if "pooler" in net else None  # noqa: SIM401 (no ModuleDict.get)
+    def parts_of(net: torch.nn.ModuleDict) -> Network:
+        return Network(*(net[name] if name in net else None for name in Network._fields))  # noqa: SIM401
 
     def state_of(net: torch.nn.ModuleDict) -> dict[str, torch.Tensor]:
-        return network_state(*parts_of(net))
+        return network_state(parts_of(net))
 
     def load_into(net: torch.nn.ModuleDict, state: dict[str, torch.Tensor]) -> None:
-        load_network(*parts_of(net), state)
+        load_network(parts_of(net), state)
 
     data_rng = np.random.default_rng(config["seed"])
     noise_rng = torch.Generator().manual_seed(config["seed"])
@@ -139,8 +173,9 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         data_rng.bit_generator.state = state["data_rng"]
         noise_rng.set_state(state["noise_rng"].cpu())
         step, losses, warm_from = state["step"], state["losses"], state.get("warm_from", 0)
-        if "coarse" in network and "coarse" in state:
-            network["coarse"].load_state_dict(state["coarse"])
+        for name, head_state in state.get("heads", {}).items():
+            if name in network:
+                network[name].load_state_dict(head_state)
     text_encoder, tokenizer = load_minilm()
     text_encoder.requires_grad_(False).to(device)
     deadline = time.monotonic() + minutes * 60 if minutes else None
@@ -149,23 +184,25 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         torch.save({"model": state_of(network), "ema": state_of(ema), "optimizer": optimizer.state_dict(),
                     "data_rng": data_rng.bit_generator.state, "noise_rng": noise_rng.get_state(), "step": step,
                     "warm_from": warm_from, "losses": losses,
-                    **({"coarse": network["coarse"].state_dict()} if "coarse" in network else {})},
+                    "heads": {name: network[name].state_dict() for name in heads}},
                    checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)
 
     bar = tqdm(total=config["steps"], initial=step, desc="kinora-dit", mininterval=5)
     network.train()
     while step < config["steps"] and (deadline is None or time.monotonic() < deadline):
-        video, captions = batch(data_rng, config)
+        video, captions, labels = batch(data_rng, config)
         video = video.to(device)
         text, mask = encode_text(text_encoder, tokenizer, captions)
         for group in optimizer.param_groups:
             group["lr"] = config["lr"] * min(1.0, (step + 1 - warm_from) / config["warmup"])
         pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
         loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"], config["uniform_sigma"],
-                       config["prediction"], config["sigma_shift"], pooled)
+                       config["prediction"], config["sigma_shift"], pooled, positions)
         if "coarse" in network:
             loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooled, video)
+        if "classes" in network and (labels != UNSTATED).any():
+            loss = loss + config["text_classes"] * class_loss(network["classes"], pooled, labels.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)

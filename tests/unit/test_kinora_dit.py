@@ -10,8 +10,10 @@ from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from PIL import Image
 from safetensors.torch import load_file
 
+from models.kinora_dit.captions import parse_prompt
 from models.kinora_dit.pipeline import (
     KinoraDiTPipeline,
+    TokenPositions,
     encode_text,
     load_network,
     load_pipeline,
@@ -21,11 +23,11 @@ from models.kinora_dit.pipeline import (
     predict_clean,
     unpatchify,
 )
-from models.kinora_dit.train import export, load_config, train
+from models.kinora_dit.train import ATTRIBUTES, UNSTATED, batch, class_loss, export, load_config, train
 from models.text_encoder import load_minilm
 
 SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2, "uniform_sigma": 0.5,
-         "prediction": "velocity", "pooled_text": True, "text_aux": 1.0}
+         "prediction": "velocity", "pooled_text": True, "text_aux": 1.0, "text_classes": 0.1}
 
 
 def test_patches_round_trip_and_keep_neighbours_together():
@@ -73,6 +75,26 @@ def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
     assert all(torch.equal(raw[k], v.half()) for k, v in checkpoint["model"].items())
     assert any(not torch.equal(state[k], v.half()) for k, v in checkpoint["model"].items())  # the EMA lags
     assert json.loads((tmp_path / "a" / "config.json").read_text())["width"] == 64
+
+
+def test_each_caption_comes_with_what_it_states_and_a_head_learns_to_name_it():
+    config = load_config(None) | {"batch": 64, "drop_text": 0.2}
+    video, captions, labels = batch(np.random.default_rng(0), config)
+    assert video.shape == (64, 3, 16, 32, 32) and labels.shape == (64, len(ATTRIBUTES))
+    for text, row in zip(captions, labels.tolist(), strict=True):
+        stated = {key: vocab[i] for (key, vocab), i in zip(ATTRIBUTES.items(), row, strict=True) if i != UNSTATED}
+        assert stated == (parse_prompt(text) if text else {})  # a dropped caption states nothing
+    assert 0 < sum(not text for text in captions) < 64
+    # The loss counts stated attributes only: perfect logits for them (whatever the rest) cost nothing.
+    width = sum(len(vocab) for vocab in ATTRIBUTES.values())
+    logits = torch.randn(len(captions), width)
+    offsets = np.cumsum([0] + [len(vocab) for vocab in ATTRIBUTES.values()])[:-1]
+    for b, row in enumerate(labels.tolist()):
+        for offset, i in zip(offsets, row, strict=True):
+            if i != UNSTATED:
+                logits[b, offset + i] = 100.0
+    assert class_loss(torch.nn.Identity(), logits, labels) < 1e-6
+    assert class_loss(torch.nn.Identity(), torch.zeros(len(captions), width), labels) > 1.0
 
 
 def tiny_pipeline() -> KinoraDiTPipeline:
@@ -142,27 +164,42 @@ def test_training_goes_on_from_exported_weights(tmp_path):
     assert all(torch.equal(loaded[k].half(), v) for k, v in start.items())
 
 
-def test_the_pooled_prompt_joins_weights_trained_without_it_and_then_learns(tmp_path):
+def test_the_pooled_prompt_and_token_positions_join_weights_trained_without_them_and_then_learn(tmp_path):
     config = load_config(None) | SMALL | {"steps": 2, "pooled_text": False}
     train(config, tmp_path / "a", resume=False, minutes=None)
     plain = load_pipeline(export(tmp_path / "a", tmp_path / "a.safetensors"))
-    assert plain.text_pooler is None
-    # Continued with a pooled prompt, the network starts computing exactly what it did.
-    pooled_config = config | {"pooled_text": True}
-    transformer, pooler = make_network(pooled_config)
-    load_network(transformer, pooler, load_file(str(tmp_path / "a.safetensors")))
+    assert plain.text_pooler is None and plain.token_positions is None
+    # Continued with a pooled prompt and token positions, the network starts computing exactly what it did.
+    extended = config | {"pooled_text": True, "token_positions": True}
+    network = make_network(extended)
+    load_network(network, load_file(str(tmp_path / "a.safetensors")))
     text, mask = encode_text(plain.text_encoder, plain.tokenizer, ["a red ball", ""])
     x, sigma = torch.randn(2, 3, 16, 32, 32), torch.full((2,), 0.7)
     with torch.no_grad():
         before = predict_clean(plain.transformer, x, sigma, text, mask, "velocity")
-        after = predict_clean(transformer, x, sigma, text, mask, "velocity", pooler(text, mask))
+        after = predict_clean(network.transformer, x, sigma, text, mask, "velocity", network.pooler(text, mask),
+                              network.positions)
     assert torch.equal(before, after)
-    # ... then trains the pooler, which the export carries to the pipeline.
-    train(pooled_config | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
+    # ... then trains them, and the export carries them to the pipeline.
+    train(extended | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
     pipe = load_pipeline(export(tmp_path / "b", tmp_path / "b.safetensors"))
-    assert pipe.text_pooler is not None and pipe.text_pooler.out.weight.abs().sum() > 0
+    assert pipe.text_pooler.out.weight.abs().sum() > 0 and pipe.token_positions.out.weight.abs().sum() > 0
     video = pipe(prompt="a red ball", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).frames[0]
     assert video.shape == (16, 32, 32, 3)
+    wide = pipe(prompt="a red ball", width=40, height=24, num_inference_steps=2).frames[0]  # any grid has positions
+    assert wide.shape == (16, 24, 40, 3)
+
+
+def test_token_positions_follow_the_patch_order():
+    positions = TokenPositions(2)
+    with torch.no_grad():
+        positions.out.weight[0, 0] = 1.0  # output 0 reads the frame's first feature, sin(π·t), t in (0, 1)
+        positions.out.weight[1, 2 * positions.multiples] = 1.0  # output 1 reads the row's
+    grid = positions(8, 4, 4).detach().reshape(8, 4, 4, 2)  # frame, row, column: patchify's order
+    frame, row = grid[..., 0], grid[..., 1]
+    assert torch.allclose(frame, frame[:, :1, :1].expand(8, 4, 4))  # the same across a frame
+    assert torch.allclose(row, row[:1, :, :1].expand(8, 4, 4))  # the same along a row, in every frame
+    assert torch.allclose(frame[:, 0, 0], torch.sin(torch.pi * (torch.arange(8) + 0.5) / 8))
 
 
 def test_the_sampler_shifts_its_schedule_as_training_shifted_the_noise_levels(tmp_path):
