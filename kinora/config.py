@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     # Models: the registry name used when a request names none, the model a worker loads, and the
     # folder that holds real checkpoints (one sub-folder per model, as downloaded).
-    default_model: str = "ltx-tiny"
+    default_model: str = "kinora-dit"  # the model trained here: follows simple prompts on a CPU
     worker_model: str | None = None
     models_dir: Path = Path("models-data")
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -17,6 +17,8 @@ import redis
 from tests.media import decode_mp4
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # keep torch threads from spinning against the server
+# The plumbing is tested on the tiny random preset (fastest); tests of the embedded default name it.
+os.environ.setdefault("KINORA_DEFAULT_MODEL", "ltx-tiny")
 
 
 def free_port() -> int:

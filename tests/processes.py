@@ -20,7 +20,7 @@ KINORA = str(Path(sys.executable).parent / "kinora")
 
 def kinora_env(**settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINORA_")}
-    env |= {f"KINORA_{k.upper()}": str(v) for k, v in settings.items()}
+    env |= {f"KINORA_{k.upper()}": str(v) for k, v in ({"default_model": "ltx-tiny"} | settings).items()}
     env |= {"OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
     return env
 

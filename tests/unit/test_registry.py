@@ -1,5 +1,6 @@
 import pytest
 
+from kinora.config import Settings
 from models.registry import REGISTRY, get_spec, native_frames, native_size, output_frame_count
 
 
@@ -60,3 +61,11 @@ def test_checkpoints_take_the_same_inputs_as_the_tiny_preset_of_their_pipeline()
         if not spec.is_preset:
             assert fields(spec) == fields(presets[spec.pipeline]), spec.name
     assert not get_spec("wan2.1-t2v-1.3b").requires_image and get_spec("wan2.1-i2v-14b-480p").requires_image
+
+
+def test_the_embedded_default_is_the_model_trained_here(monkeypatch):
+    # Tests pin the tiny preset through the environment (conftest); without it, a fresh install serves kinora-dit.
+    monkeypatch.delenv("KINORA_DEFAULT_MODEL")
+    spec = get_spec(Settings(_env_file=None).default_model)
+    assert spec.name == "kinora-dit" and not spec.random_weights and spec.max_seconds == 60
+    assert set(spec.inputs) == {"text", "image", "video"}
