@@ -176,11 +176,12 @@ KINORA_DIT = ModelSpec(
     pipeline="KinoraDiTPipeline",
     weights="preset:kinora-dit",
     description=(
-        "Kinora's own small video model, IN TRAINING (models/kinora_dit/MODEL_CARD.md): a pixel-space "
-        "diffusion transformer trained here, on a CPU, on generated clips of one shape in one of eight "
-        "colours moving over a simple background, from English or French prompts. 32×32 at 8 fps, "
-        "brought to the requested size and rate by the worker; seconds on a CPU. Its weights do not "
-        "follow prompts reliably yet."
+        "Kinora's own small video model, the embedded default (models/kinora_dit/MODEL_CARD.md): a "
+        "pixel-space diffusion transformer trained here, on a CPU, on generated clips of one shape in one of "
+        "eight colours moving over a simple background, from English or French prompts. 32×32 at 8 fps, "
+        "brought to the requested size and rate by the worker; seconds on a CPU. It follows the background, "
+        "the colour, rain/snow/blinking and the motion nearly always, the shape less than half the time; "
+        "anything outside its world comes out as a shape on a background."
     ),
     random_weights=False,
     native_fps=8,
