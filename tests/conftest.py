@@ -17,8 +17,10 @@ import redis
 from tests.media import decode_mp4
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # keep torch threads from spinning against the server
-# The plumbing is tested on the tiny random preset (fastest); tests of the embedded default name it.
-os.environ.setdefault("KINORA_DEFAULT_MODEL", "ltx-tiny")
+# The plumbing is tested on the tiny random preset (fastest), in this process and in the servers the tests
+# start (tests/processes.py); tests of the embedded default name it.
+TEST_MODEL = "ltx-tiny"
+os.environ.setdefault("KINORA_DEFAULT_MODEL", TEST_MODEL)
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import wait_until
+from tests.conftest import TEST_MODEL, wait_until
 
 # The `kinora` installed beside this interpreter (the venv under test), whatever PATH holds.
 KINORA = str(Path(sys.executable).parent / "kinora")
@@ -20,7 +20,7 @@ KINORA = str(Path(sys.executable).parent / "kinora")
 
 def kinora_env(**settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINORA_")}
-    env |= {f"KINORA_{k.upper()}": str(v) for k, v in ({"default_model": "ltx-tiny"} | settings).items()}
+    env |= {f"KINORA_{k.upper()}": str(v) for k, v in ({"default_model": TEST_MODEL} | settings).items()}
     env |= {"OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
     return env
 

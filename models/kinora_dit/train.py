@@ -132,10 +132,10 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
-    transformer, pooler, positions = make_network(config)
+    built = make_network(config)
+    transformer, pooler, positions = built
     # One module for every part, so the optimiser and the EMA see everything the loss trains.
-    parts = {name: part for name, part in zip(Network._fields, (transformer, pooler, positions), strict=True)
-             if part is not None}
+    parts = {name: part for name, part in built._asdict().items() if part is not None}
     if pooler is not None and config["text_aux"]:
         parts["coarse"] = torch.nn.Linear(config["width"], 3 * COARSE[0] * COARSE[1] * COARSE[2])
     if pooler is not None and config["text_classes"]:
