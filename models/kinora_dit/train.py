@@ -43,7 +43,7 @@ DEFAULTS = {
     "lr": 3e-4, "warmup": 200, "steps": 20000, "ema": 0.999, "drop_text": 0.1, "french": 0.3,
     "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0, "sigma_shift": 1.0,
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
-    "token_positions": False,
+    "token_positions": False, "final_lr": None,
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -124,6 +124,20 @@ def class_loss(head: torch.nn.Module, pooled: torch.Tensor, labels: torch.Tensor
                         for part, label in stated]).mean()
 
 
+def learning_rate(config: dict, step: int, warm_from: int) -> float:
+    """The rate for the step after ``step``: a linear warm-up over ``warmup`` steps from ``warm_from`` (where the
+    run or its ``--init`` began), then constant, or, with ``final_lr`` set, a cosine from ``lr`` down to
+    ``final_lr`` at the run's last step. Lowering the rate is what made run 5's gains appear (the loss fell
+    from 0.227 to 0.21 within 1,000 steps); the cosine does it gradually instead of by hand."""
+    warm = min(1.0, (step + 1 - warm_from) / config["warmup"])
+    if config["final_lr"] is None:
+        return config["lr"] * warm
+    start, end = warm_from + config["warmup"], config["steps"]
+    progress = min(1.0, max(0.0, (step + 1 - start) / max(end - start, 1)))
+    cosine = config["final_lr"] + (config["lr"] - config["final_lr"]) * 0.5 * (1 + np.cos(np.pi * progress))
+    return float(cosine * warm)
+
+
 def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
           init: Path | None = None) -> dict:
     """Train (or resume) a run in ``out``. ``init``: start from exported weights (e.g. the shipped ones, so
@@ -195,7 +209,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         video = video.to(device)
         text, mask = encode_text(text_encoder, tokenizer, captions)
         for group in optimizer.param_groups:
-            group["lr"] = config["lr"] * min(1.0, (step + 1 - warm_from) / config["warmup"])
+            group["lr"] = learning_rate(config, step, warm_from)
         pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
         loss = loss_on(transformer, video, text, mask, noise_rng, config["min_sigma"], config["uniform_sigma"],
                        config["prediction"], config["sigma_shift"], pooled, positions)

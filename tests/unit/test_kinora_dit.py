@@ -23,7 +23,16 @@ from models.kinora_dit.pipeline import (
     predict_clean,
     unpatchify,
 )
-from models.kinora_dit.train import ATTRIBUTES, UNSTATED, batch, class_loss, export, load_config, train
+from models.kinora_dit.train import (
+    ATTRIBUTES,
+    UNSTATED,
+    batch,
+    class_loss,
+    export,
+    learning_rate,
+    load_config,
+    train,
+)
 from models.text_encoder import load_minilm
 
 SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2, "uniform_sigma": 0.5,
@@ -75,6 +84,19 @@ def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
     assert all(torch.equal(raw[k], v.half()) for k, v in checkpoint["model"].items())
     assert any(not torch.equal(state[k], v.half()) for k, v in checkpoint["model"].items())  # the EMA lags
     assert json.loads((tmp_path / "a" / "config.json").read_text())["width"] == 64
+
+
+def test_the_learning_rate_warms_up_then_stays_or_falls_along_a_cosine():
+    config = load_config(None) | {"lr": 1e-3, "warmup": 10, "steps": 110}
+    # Warm-up counts from where the run (or its --init) began.
+    assert learning_rate(config, 100, warm_from=100) == pytest.approx(1e-4)
+    assert learning_rate(config, 4, warm_from=0) == pytest.approx(5e-4)
+    assert learning_rate(config, 50, warm_from=0) == learning_rate(config, 109, warm_from=0) == 1e-3
+    decay = config | {"final_lr": 1e-4}
+    rates = [learning_rate(decay, step, warm_from=0) for step in range(110)]
+    assert rates[9] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)
+    assert rates[59] == pytest.approx(5.5e-4)  # half way down the cosine, half way between the two rates
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
 
 
 def test_each_caption_comes_with_what_it_states_and_a_head_learns_to_name_it():
