@@ -31,6 +31,7 @@ from models.kinora_dit.train import (
     export,
     learning_rate,
     load_config,
+    noise_levels,
     train,
 )
 from models.text_encoder import load_minilm
@@ -97,6 +98,19 @@ def test_the_learning_rate_warms_up_then_stays_or_falls_along_a_cosine():
     assert rates[9] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)
     assert rates[59] == pytest.approx(5.5e-4)  # half way down the cosine, half way between the two rates
     assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
+
+
+def test_noise_levels_lean_towards_pure_noise_and_a_share_comes_unshifted():
+    config = load_config(None) | {"sigma_shift": 3.0, "uniform_sigma": 0.25}
+    draw = lambda c: noise_levels(200_000, torch.Generator().manual_seed(0), c)  # noqa: E731
+    shifted = draw(config)
+    assert shifted.min() >= 1e-3 and shifted.max() <= 1 and shifted.median() > 0.7
+    low = (shifted < 0.3).float().mean().item()
+    assert 0.04 < low < 0.06  # one draw in twenty below 0.3
+    mixed = draw(config | {"unshifted_sigma": 0.3})
+    # 70 % as before, 30 % uniform on [0, 1]: 0.7 · 5 % + 0.3 · 30 % ≈ 12.6 % below 0.3.
+    assert (mixed < 0.3).float().mean().item() == pytest.approx(0.7 * low + 0.3 * 0.3, abs=0.005)
+    assert draw(config | {"unshifted_sigma": 1.0}).mean().item() == pytest.approx(0.5, abs=0.005)
 
 
 def test_each_caption_comes_with_what_it_states_and_a_head_learns_to_name_it():
