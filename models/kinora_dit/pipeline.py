@@ -98,15 +98,49 @@ class TokenPositions(torch.nn.Module):
         return self.out(torch.cat([angles.sin(), angles.cos()], dim=-1).flatten(1))
 
 
+class DetailHead(torch.nn.Module):
+    """A full-size linear filter, patch by patch, of what the noisy input shows beyond the transformer's clean
+    clip, added to it; the filter is a mix of a few learned ones, weighed by the noise level.
+
+    Every token carries a 2×8×8 patch (384 values) through a 192-wide transformer, so the clip it predicts is
+    a smoothed one: given a star under little noise (σ = 0.1) it answered a blob, the star's points and the
+    sun's rays lost. The residual ``noisy − (1 − σ)·clean`` holds what it missed, plus noise; a 384×384 filter
+    per noise level (Wiener-like: keep the directions clean patches vary in, drop the rest) puts the detail
+    back without passing the width-192 stream. Its weights in the mix start at zero, so weights trained
+    without the head compute what they did."""
+
+    def __init__(self, filters: int = 3, frequencies: int = 4) -> None:
+        super().__init__()
+        size = 3 * PATCH[0] * PATCH[1] * PATCH[2]
+        self.frequencies = frequencies
+        start = torch.eye(size).expand(filters, size, size) + torch.randn(filters, size, size) / size
+        self.filters = torch.nn.Parameter(start.clone())  # near the identity, apart enough to learn apart
+        self.mix = torch.nn.Linear(2 * frequencies, filters)
+        torch.nn.init.zeros_(self.mix.weight)
+        torch.nn.init.zeros_(self.mix.bias)
+
+    def forward(self, noisy: torch.Tensor, clean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The corrected clean clip, from the noisy clip and the transformer's (both (B, 3, F, H, W)) at σ (B,)."""
+        _, _, f, h, w = clean.shape
+        residual = patchify(noisy - (1 - sigma.view(-1, 1, 1, 1, 1)) * clean)  # (B, tokens, 384)
+        angles = torch.pi * sigma.view(-1, 1) * torch.arange(1, self.frequencies + 1, device=sigma.device)
+        weights = self.mix(torch.cat([angles.sin(), angles.cos()], dim=1))  # (B, filters)
+        matrix = torch.einsum("bk,kqp->bqp", weights, self.filters)  # one filter per clip
+        return clean + unpatchify(torch.einsum("btp,bqp->btq", residual, matrix), f, h, w)
+
+
 class Network(NamedTuple):
-    """The trained parts: the transformer and, for weights that have them, the text pooler and token positions."""
+    """The trained parts: the transformer and, for weights that have them, the text pooler, token positions and
+    detail head."""
 
     transformer: LTXVideoTransformer3DModel
     pooler: TextPooler | None = None
     positions: TokenPositions | None = None
+    detail: DetailHead | None = None
 
 
-EXTRAS = {"text_pooler.": "pooler", "token_positions.": "positions"}  # key prefix in exported weights → part
+# Key prefix in exported weights → part.
+EXTRAS = {"text_pooler.": "pooler", "token_positions.": "positions", "detail_head.": "detail"}
 
 
 def load_network(network: Network, state: dict[str, torch.Tensor]) -> None:
@@ -146,13 +180,14 @@ def unpatchify(tokens: torch.Tensor, frames: int, height: int, width: int) -> to
 
 def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, sigma: torch.Tensor,
                   text: torch.Tensor, mask: torch.Tensor, prediction: str = "clean",
-                  pooled: torch.Tensor | None = None, positions: TokenPositions | None = None) -> torch.Tensor:
+                  pooled: torch.Tensor | None = None, positions: TokenPositions | None = None,
+                  detail: DetailHead | None = None) -> torch.Tensor:
     """The clean clip the network sees in ``noisy`` (B, 3, F, H, W) at noise level ``sigma`` (B,).
 
     ``prediction``: what the network outputs. "velocity": the flow velocity noise − clip, so the clip is
     noisy − σ·output; at pure noise that is the input minus the output, and the network never has to cancel
-    the noise it is given. "clean": the clip itself. ``pooled``: the prompt from ``TextPooler`` (B, width), and
-    ``positions``, for weights that have them.
+    the noise it is given. "clean": the clip itself. ``pooled``: the prompt from ``TextPooler`` (B, width),
+    ``positions`` and the ``detail`` head (clean prediction only), for weights that have them.
     """
     _, _, f, h, w = noisy.shape
     grid = (f // PATCH[0], h // PATCH[1], w // PATCH[2])
@@ -172,7 +207,9 @@ def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, 
         for hook in hooks:
             hook.remove()
     out = unpatchify(out, f, h, w)
-    return noisy - sigma.view(-1, 1, 1, 1, 1) * out if prediction == "velocity" else out
+    if prediction == "velocity":
+        return noisy - sigma.view(-1, 1, 1, 1, 1) * out
+    return detail(noisy, out, sigma) if detail is not None else out
 
 
 def encode_text(text_encoder, tokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
@@ -194,16 +231,17 @@ class KinoraDiTPipeline(DiffusionPipeline):
     """Text → clip, with the LTX pipeline's conditioning interface: ``conditions`` pin images or clips at frame
     indexes, and ``latents`` + ``denoise_strength`` regenerate a source clip (here the "latents" are pixels)."""
 
-    model_cpu_offload_seq = "text_encoder->text_pooler->token_positions->transformer"
+    model_cpu_offload_seq = "text_encoder->text_pooler->token_positions->transformer->detail_head"
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
                  scheduler: FlowMatchEulerDiscreteScheduler, prediction: str = "clean",
                  sigma_max: float = 1.0, text_pooler: TextPooler | None = None,
-                 token_positions: TokenPositions | None = None) -> None:
+                 token_positions: TokenPositions | None = None, detail_head: DetailHead | None = None) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
-                              scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions)
+                              scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
+                              detail_head=detail_head)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max)
 
     def check_inputs(self, height: int, width: int, num_frames: int) -> None:
@@ -275,7 +313,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
             both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask,
-                                 self.config.prediction, pooled, self.token_positions)
+                                 self.config.prediction, pooled, self.token_positions, self.detail_head)
             clean = (both[1:] + guidance_scale * (both[:1] - both[1:])).clamp(-1, 1)
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
             pin(x, sigmas[first + i + 1])
@@ -306,12 +344,14 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
     return KinoraDiTPipeline(network.transformer.eval(), text_encoder, tokenizer, scheduler,
                              prediction=config.get("prediction", "clean"), sigma_max=SAMPLING_SIGMA_MAX,
                              text_pooler=network.pooler.eval() if network.pooler is not None else None,
-                             token_positions=network.positions.eval() if network.positions is not None else None)
+                             token_positions=network.positions.eval() if network.positions is not None else None,
+                             detail_head=network.detail.eval() if network.detail is not None else None)
 
 
 def make_network(config: dict) -> Network:
-    """The transformer and, when the config asks for them, the text pooler (``pooled_text``) and the token
-    positions (``token_positions``)."""
+    """The transformer and, when the config asks for them, the text pooler (``pooled_text``), the token
+    positions (``token_positions``) and the detail head (``detail_head``)."""
     return Network(make_transformer(config["width"], config["depth"], config["head_dim"]),
                    TextPooler(config["width"]) if config.get("pooled_text") else None,
-                   TokenPositions(config["width"]) if config.get("token_positions") else None)
+                   TokenPositions(config["width"]) if config.get("token_positions") else None,
+                   DetailHead() if config.get("detail_head") else None)

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from models.kinora_dit.captions import caption_with_attributes
 from models.kinora_dit.pipeline import (
+    DetailHead,
     Network,
     TokenPositions,
     encode_text,
@@ -44,6 +45,7 @@ DEFAULTS = {
     "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0, "sigma_shift": 1.0,
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
     "token_positions": False, "final_lr": None, "unshifted_sigma": 0.0,
+    "detail_head": False,
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -93,8 +95,8 @@ def noise_levels(count: int, rng: torch.Generator, config: dict) -> torch.Tensor
 
 
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
-            config: dict, pooled: torch.Tensor | None = None,
-            positions: TokenPositions | None = None) -> torch.Tensor:
+            config: dict, pooled: torch.Tensor | None = None, positions: TokenPositions | None = None,
+            detail: DetailHead | None = None) -> torch.Tensor:
     """Rectified flow on x = (1 - σ)·clip + σ·noise at levels from ``noise_levels``: the predicted clip is scored
     as a velocity, (x - clip') / σ against noise - clip.
 
@@ -105,7 +107,7 @@ def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Te
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
-    clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions)
+    clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions, detail)
     velocity = (noisy - clean) / s.clamp(min=config["min_sigma"])
     return torch.nn.functional.mse_loss(velocity, noise - video)
 
@@ -157,7 +159,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
     built = make_network(config)
-    transformer, pooler, positions = built
+    transformer, pooler, positions, detail = built
     # One module for every part, so the optimiser and the EMA see everything the loss trains.
     parts = {name: part for name, part in built._asdict().items() if part is not None}
     if pooler is not None and config["text_aux"]:
@@ -221,7 +223,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, warm_from)
         pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
-        loss = loss_on(transformer, video, text, mask, noise_rng, config, pooled, positions)
+        loss = loss_on(transformer, video, text, mask, noise_rng, config, pooled, positions, detail)
         if "coarse" in network:
             loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooled, video)
         if "classes" in network and (labels != UNSTATED).any():

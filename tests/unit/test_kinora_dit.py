@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from models.kinora_dit.captions import parse_prompt
 from models.kinora_dit.pipeline import (
+    DetailHead,
     KinoraDiTPipeline,
     TokenPositions,
     encode_text,
@@ -200,30 +201,50 @@ def test_training_goes_on_from_exported_weights(tmp_path):
     assert all(torch.equal(loaded[k].half(), v) for k, v in start.items())
 
 
-def test_the_pooled_prompt_and_token_positions_join_weights_trained_without_them_and_then_learn(tmp_path):
+def test_the_pooled_prompt_token_positions_and_detail_head_join_weights_trained_without_them_and_learn(tmp_path):
     config = load_config(None) | SMALL | {"steps": 2, "pooled_text": False}
     train(config, tmp_path / "a", resume=False, minutes=None)
     plain = load_pipeline(export(tmp_path / "a", tmp_path / "a.safetensors"))
-    assert plain.text_pooler is None and plain.token_positions is None
-    # Continued with a pooled prompt and token positions, the network starts computing exactly what it did.
-    extended = config | {"pooled_text": True, "token_positions": True}
+    assert plain.text_pooler is None and plain.token_positions is None and plain.detail_head is None
+    # Continued with a pooled prompt, token positions and a detail head, the network starts computing exactly
+    # what it did.
+    extended = config | {"pooled_text": True, "token_positions": True, "detail_head": True,
+                         "prediction": "clean"}  # the detail head corrects a predicted clean clip
     network = make_network(extended)
     load_network(network, load_file(str(tmp_path / "a.safetensors")))
     text, mask = encode_text(plain.text_encoder, plain.tokenizer, ["a red ball", ""])
     x, sigma = torch.randn(2, 3, 16, 32, 32), torch.full((2,), 0.7)
     with torch.no_grad():
-        before = predict_clean(plain.transformer, x, sigma, text, mask, "velocity")
-        after = predict_clean(network.transformer, x, sigma, text, mask, "velocity", network.pooler(text, mask),
-                              network.positions)
+        before = predict_clean(plain.transformer, x, sigma, text, mask, "clean")
+        after = predict_clean(network.transformer, x, sigma, text, mask, "clean", network.pooler(text, mask),
+                              network.positions, network.detail)
     assert torch.equal(before, after)
     # ... then trains them, and the export carries them to the pipeline.
     train(extended | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
     pipe = load_pipeline(export(tmp_path / "b", tmp_path / "b.safetensors"))
     assert pipe.text_pooler.out.weight.abs().sum() > 0 and pipe.token_positions.out.weight.abs().sum() > 0
+    assert pipe.detail_head.mix.weight.abs().sum() > 0
     video = pipe(prompt="a red ball", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).frames[0]
     assert video.shape == (16, 32, 32, 3)
     wide = pipe(prompt="a red ball", width=40, height=24, num_inference_steps=2).frames[0]  # any grid has positions
     assert wide.shape == (16, 24, 40, 3)
+
+
+def test_the_detail_head_filters_the_residual_patch_by_patch():
+    head = DetailHead()
+    with torch.no_grad():
+        head.filters.copy_(torch.eye(head.filters.shape[1]).expand_as(head.filters))
+        head.mix.bias.fill_(1 / head.filters.shape[0])  # the mix sums to one filter: the identity
+    clean = torch.rand(1, 3, 16, 32, 32)
+    sigma = torch.tensor([0.2])
+    noisy = 0.8 * clean
+    noisy[:, :, 2:4, 8:16, 16:24] += torch.randn(1, 3, 2, 8, 8)  # detail in one patch only
+    with torch.no_grad():
+        out = head(noisy, clean, sigma)
+    # The identity filter adds the residual noisy − (1 − σ)·clean back: exactly that patch changes, by it.
+    changed = (out - clean).abs() > 1e-5
+    assert changed[:, :, 2:4, 8:16, 16:24].all() and changed.sum() == 3 * 2 * 8 * 8
+    assert torch.allclose(out - clean, noisy - 0.8 * clean, atol=1e-5)
 
 
 def test_token_positions_follow_the_patch_order():
