@@ -118,6 +118,12 @@ def render(scene: Scene, frames: int = 16, size: int = 32, fps: float = 8.0,
     ``visible`` ((frames,) in [0, 1], optional) fades the object per frame on top of any blinking: a way
     to make clips where the object goes missing, to test that the judge notices.
     """
+    return render_with_alpha(scene, frames, size, fps, visible)[0]
+
+
+def render_with_alpha(scene: Scene, frames: int = 16, size: int = 32, fps: float = 8.0,
+                      visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``render``'s clip and how much of each pixel the object covers, (frames, size, size) in [0, 1]."""
     rng = np.random.default_rng(scene.seed)
     radius = SIZE_DIAMETER[scene.size] / 2
     path = object_path(scene.motion, radius, rng, frames, fps)
@@ -147,7 +153,7 @@ def render(scene: Scene, frames: int = 16, size: int = 32, fps: float = 8.0,
         flakes = particle_layer(scene.effect, rng, frames, size, fps)[None]
         tint, opacity = particle_look(scene.effect, scene.background in LIGHT_BACKGROUNDS)
         out += (tint[:, None, None, None] - out) * (flakes * np.float32(opacity))
-    return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0))
+    return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0)), alpha[0]
 
 
 def render_batch(scenes: list[Scene], frames: int = 16, size: int = 32, fps: float = 8.0) -> np.ndarray:

@@ -24,6 +24,7 @@ from models.kinora_dit.pipeline import (
     predict_clean,
     unpatchify,
 )
+from models.kinora_dit.scenes import Scene, render, render_with_alpha
 from models.kinora_dit.train import (
     ATTRIBUTES,
     UNSTATED,
@@ -33,6 +34,7 @@ from models.kinora_dit.train import (
     learning_rate,
     load_config,
     noise_levels,
+    pixel_weights,
     train,
 )
 from models.text_encoder import load_minilm
@@ -114,10 +116,28 @@ def test_noise_levels_lean_towards_pure_noise_and_a_share_comes_unshifted():
     assert draw(config | {"unshifted_sigma": 1.0}).mean().item() == pytest.approx(0.5, abs=0.005)
 
 
+def test_the_object_and_its_outline_weigh_more_in_the_loss():
+    scene = Scene(shape="star", color="red", size="large", motion="right", background="white", seed=3)
+    clip, alpha = render_with_alpha(scene)
+    assert np.array_equal(clip, render(scene))
+    # The red (partly shaded) star on white: covered pixels are not white, uncovered ones are.
+    assert (clip[alpha > 0.5][:, 1] < 150).all() and (clip[alpha == 0].min(axis=-1) > 200).all()
+    assert pixel_weights(torch.from_numpy(alpha)[None, None], 0.0) is None
+    weights = pixel_weights(torch.from_numpy(alpha)[None, None], 10.0)[0, 0].numpy()
+    assert np.allclose(weights[alpha >= 0.999], 11.0) and weights.min() == 1.0
+    # One pixel around the object weighs as much as the object's edge, two pixels out nothing more.
+    ring = (weights > 1) & (alpha == 0)
+    assert ring.any() and (weights[ring] > 1.1).all()
+    far = ~np.stack([np.pad(f > 0, 2)[2 + dy:34 + dy, 2 + dx:34 + dx] for f in alpha
+                     for dy in range(-2, 3) for dx in range(-2, 3)]).reshape(16, 25, 32, 32).any(axis=1)
+    assert (weights[far] == 1.0).all()
+
+
 def test_each_caption_comes_with_what_it_states_and_a_head_learns_to_name_it():
     config = load_config(None) | {"batch": 64, "drop_text": 0.2}
-    video, captions, labels = batch(np.random.default_rng(0), config)
+    video, captions, labels, alpha = batch(np.random.default_rng(0), config)
     assert video.shape == (64, 3, 16, 32, 32) and labels.shape == (64, len(ATTRIBUTES))
+    assert alpha.shape == (64, 1, 16, 32, 32) and alpha.min() >= 0 and alpha.max() <= 1
     for text, row in zip(captions, labels.tolist(), strict=True):
         stated = {key: vocab[i] for (key, vocab), i in zip(ATTRIBUTES.items(), row, strict=True) if i != UNSTATED}
         assert stated == (parse_prompt(text) if text else {})  # a dropped caption states nothing
