@@ -1,7 +1,8 @@
 """Train Kinora's small video model on procedural clips with captions, reproducibly and resumably.
 
     OMP_WAIT_POLICY=PASSIVE python -m models.kinora_dit.train --config models/kinora_dit/config.json \\
-        --out runs/kinora-dit [--resume | --init WEIGHTS] [--steps N] [--minutes M] [--set KEY=VALUE] [--device cuda]
+        --out runs/kinora-dit [--resume | --init WEIGHTS] [--steps N] [--until STEP] [--minutes M] \\
+        [--set KEY=VALUE] [--device cuda]
 
 Every batch is generated on the fly (scenes.py renders, captions.py describes, in English or French) from
 a seeded generator, so the data needs no storage and a run is reproducible from its config. Checkpoints
@@ -177,10 +178,11 @@ def learning_rate(config: dict, step: int, warm_from: int) -> float:
 
 
 def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
-          init: Path | None = None) -> dict:
+          init: Path | None = None, until: int | None = None) -> dict:
     """Train (or resume) a run in ``out``. ``init``: start from exported weights (e.g. the shipped ones, so
     training goes on across machines that keep no checkpoint): their step count carries on, the optimiser and
-    its warm-up start afresh, and the data and noise continue from generators seeded with that step."""
+    its warm-up start afresh, and the data and noise continue from generators seeded with that step.
+    ``until``: stop (with a checkpoint) at that step, the schedule still running to ``steps``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
@@ -242,7 +244,8 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
 
     bar = tqdm(total=config["steps"], initial=step, desc="kinora-dit", mininterval=5)
     network.train()
-    while step < config["steps"] and (deadline is None or time.monotonic() < deadline):
+    last = min(config["steps"], until or config["steps"])
+    while step < last and (deadline is None or time.monotonic() < deadline):
         video, captions, labels, alpha = batch(data_rng, config)
         video = video.to(device)
         weights = pixel_weights(alpha.to(device), config["object_weight"])
@@ -293,6 +296,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="override the config's step count")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value (JSON), e.g. --set min_sigma=0.2")
+    parser.add_argument("--until", type=int, help="stop (with a checkpoint) at this step; the schedule runs to --steps")
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
     parser.add_argument("--raw", action="store_true", help="with --export: the trained weights, not their EMA")
@@ -309,7 +313,7 @@ def main() -> None:
         config[key] = json.loads(value)
     if args.steps:
         config["steps"] = args.steps
-    print(json.dumps(train(config, args.out, args.resume, args.minutes, args.device, args.init)))
+    print(json.dumps(train(config, args.out, args.resume, args.minutes, args.device, args.init, args.until)))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,12 @@ def test_training_is_reproducible_and_resumes_where_it_stopped(tmp_path):
     train(config | {"steps": 5}, tmp_path / "a", resume=True, minutes=None)
     train(config | {"steps": 5}, tmp_path / "c", resume=False, minutes=None)
     assert losses(tmp_path / "a") == losses(tmp_path / "c") and len(losses(tmp_path / "a")) == 5
+    # Stopped part way (--until) and resumed, a run with a decaying rate is the run made at once.
+    decaying = config | {"steps": 5, "final_lr": 1e-5}
+    assert train(decaying, tmp_path / "d", resume=False, minutes=None, until=2)["step"] == 2
+    train(decaying, tmp_path / "d", resume=True, minutes=None)
+    train(decaying, tmp_path / "e", resume=False, minutes=None)
+    assert losses(tmp_path / "d") == losses(tmp_path / "e") and len(losses(tmp_path / "d")) == 5
     weights = export(tmp_path / "a", tmp_path / "w.safetensors")
     state = load_file(str(weights))
     assert all(t.dtype == torch.float16 for t in state.values())
