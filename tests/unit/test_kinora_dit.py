@@ -31,6 +31,7 @@ from models.kinora_dit.train import (
     batch,
     class_loss,
     export,
+    flow_loss,
     learning_rate,
     load_config,
     noise_levels,
@@ -120,6 +121,33 @@ def test_noise_levels_lean_towards_pure_noise_and_a_share_comes_unshifted():
     # 70 % as before, 30 % uniform on [0, 1]: 0.7 · 5 % + 0.3 · 30 % ≈ 12.6 % below 0.3.
     assert (mixed < 0.3).float().mean().item() == pytest.approx(0.7 * low + 0.3 * 0.3, abs=0.005)
     assert draw(config | {"unshifted_sigma": 1.0}).mean().item() == pytest.approx(0.5, abs=0.005)
+
+
+def test_the_loss_is_zero_only_for_the_true_clip_at_every_noise_level():
+    generator = torch.Generator().manual_seed(0)
+    video = torch.rand((4, 3, 2, 8, 8), generator=generator) * 2 - 1
+    noise = torch.randn(video.shape, generator=generator)
+    sigma = torch.tensor([0.05, 0.2, 0.7, 1.0])  # two below the cap of 0.5, two above
+    assert flow_loss(video, video, sigma, 0.5).item() == 0.0
+    s = sigma.view(-1, 1, 1, 1, 1)
+    noisy = (1 - s) * video + s * noise
+    # The network's denoised clip, and a clip pushed past it away from the input, as the capped velocity used
+    # to ask for below the cap: the true clip must score best at every level.
+    shrunk = video * 0.9
+    overshoot = video + 1.5 * (video - noisy)
+    for i in range(4):
+        one = (video[i:i + 1], sigma[i:i + 1], 0.5)
+        assert flow_loss(shrunk[i:i + 1], *one) < flow_loss(overshoot[i:i + 1], *one)
+    # Above the cap it is the velocity's error; below, the clip's error over the cap squared.
+    high = flow_loss(shrunk[2:], video[2:], sigma[2:], 0.5)
+    velocity = (noisy[2:] - shrunk[2:]) / s[2:]
+    assert high.item() == pytest.approx(torch.nn.functional.mse_loss(velocity, noise[2:] - video[2:]).item(), rel=1e-5)
+    low = flow_loss(shrunk[:2], video[:2], sigma[:2], 0.5)
+    assert low.item() == pytest.approx(((shrunk[:2] - video[:2]) / 0.5).square().mean().item(), rel=1e-5)
+    # Pixel weights are normalised: even weights change nothing.
+    even = torch.full((4, 1, 2, 8, 8), 3.0)
+    plain = flow_loss(shrunk, video, sigma, 0.5).item()
+    assert flow_loss(shrunk, video, sigma, 0.5, even).item() == pytest.approx(plain)
 
 
 def test_the_object_and_its_outline_weigh_more_in_the_loss():
