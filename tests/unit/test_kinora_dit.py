@@ -277,28 +277,29 @@ def test_the_pooled_prompt_token_positions_and_detail_head_join_weights_trained_
     train(extended | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
     pipe = load_pipeline(export(tmp_path / "b", tmp_path / "b.safetensors"))
     assert pipe.text_pooler.out.weight.abs().sum() > 0 and pipe.token_positions.out.weight.abs().sum() > 0
-    assert pipe.detail_head.mix.weight.abs().sum() > 0
+    assert pipe.detail_head.out.weight.abs().sum() > 0
     video = pipe(prompt="a red ball", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).frames[0]
     assert video.shape == (16, 32, 32, 3)
     wide = pipe(prompt="a red ball", width=40, height=24, num_inference_steps=2).frames[0]  # any grid has positions
     assert wide.shape == (16, 24, 40, 3)
 
 
-def test_the_detail_head_filters_the_residual_patch_by_patch():
+def test_the_detail_head_corrects_the_clip_from_each_pixels_neighbours_in_its_frame():
     head = DetailHead()
-    with torch.no_grad():
-        head.filters.copy_(torch.eye(head.filters.shape[1]).expand_as(head.filters))
-        head.mix.bias.fill_(1 / head.filters.shape[0])  # the mix sums to one filter: the identity
     clean = torch.rand(1, 3, 16, 32, 32)
     sigma = torch.tensor([0.2])
-    noisy = 0.8 * clean
-    noisy[:, :, 2:4, 8:16, 16:24] += torch.randn(1, 3, 2, 8, 8)  # detail in one patch only
+    noisy = 0.8 * clean + 0.2 * torch.randn(1, 3, 16, 32, 32)
     with torch.no_grad():
-        out = head(noisy, clean, sigma)
-    # The identity filter adds the residual noisy − (1 − σ)·clean back: exactly that patch changes, by it.
-    changed = (out - clean).abs() > 1e-5
-    assert changed[:, :, 2:4, 8:16, 16:24].all() and changed.sum() == 3 * 2 * 8 * 8
-    assert torch.allclose(out - clean, noisy - 0.8 * clean, atol=1e-5)
+        assert torch.equal(head(noisy, clean, sigma), clean)  # starts at zero
+        torch.nn.init.normal_(head.out.weight, std=0.1)
+        before = head(noisy, clean, sigma)
+        changed = noisy.clone()
+        changed[:, :, 5, 10, 20] += 1.0  # one pixel of one frame
+        moved = (head(changed, clean, sigma) - before).abs().amax(dim=1)[0] > 0
+        level = head(noisy, clean, torch.tensor([0.6]))
+    # Four 3×3 convolutions: the pixel reaches four pixels each way, in its own frame only.
+    assert moved[5, 6:15, 16:25].all() and moved.sum() == 81
+    assert not torch.allclose(level, before)  # the noise level enters too
 
 
 def test_token_positions_follow_the_patch_order():
