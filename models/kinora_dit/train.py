@@ -133,8 +133,8 @@ def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Te
 def flow_loss(predicted: torch.Tensor, video: torch.Tensor, sigma: torch.Tensor, min_sigma: float,
               weights: torch.Tensor | None = None) -> torch.Tensor:
     """The predicted clip scored as a velocity: (x - clip') / σ against noise - clip, whose difference is
-    (clip - clip') / σ. So with ``prediction`` "velocity" it is the network's own output against the true
-    velocity; with "clean" it weighs the clip's error by 1/σ², capped by ``min_sigma`` at low noise levels.
+    (clip - clip') / σ: the clip's error weighed by 1/σ², the weight capped by ``min_sigma`` at low noise
+    levels (above the cap, with ``prediction`` "velocity", the network's own output against the true velocity).
     ``weights`` (B, 1, F, H, W) weigh pixels (``pixel_weights``), normalised to a mean of one per batch.
 
     The cap divides the clip's error, not the velocity: dividing x - clip' by the cap while the target stays
