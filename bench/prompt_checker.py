@@ -1,6 +1,6 @@
 """How often the automatic judge is right, on clips whose truth is known; and the harness for model outputs.
 
-    OMP_WAIT_POLICY=PASSIVE python bench/prompt_checker.py [--prompts 240] [--size 32] [--frames 16] [--seed 0]
+    OMP_WAIT_POLICY=PASSIVE python bench/prompt_checker.py [--prompts 240] [--size 32 | 40x24] [--frames 16] [--seed 0]
 
 Prompts are captions (English and French alternating) of random scenes, half from the training split and half
 held out. For each prompt the attributes it states are parsed back (``parse_prompt``) and the judge checks a
@@ -31,6 +31,7 @@ from models.kinora_dit.captions import caption, parse_prompt
 from models.kinora_dit.checker import CHECKED, judge
 from models.kinora_dit.counterfactuals import inconsistent_clip, wrong_scene
 from models.kinora_dit.degrade import degrade
+from models.kinora_dit.raster import FrameSize, frame_size, parse_frame_size
 from models.kinora_dit.scenes import Scene, render, sample_scene
 
 Generate = Callable[[str, int], np.ndarray]
@@ -80,7 +81,7 @@ def ground_truth(count: int, seed: int) -> list[tuple[str, Scene, str]]:
     return out
 
 
-def _renderer(scenes: dict[str, Scene], frames: int, size: int, degraded: bool,
+def _renderer(scenes: dict[str, Scene], frames: int, size: FrameSize, degraded: bool,
               change: Callable[[Scene, np.random.Generator], Scene | np.ndarray] | None = None) -> Generate:
     """A stand-in for a model: renders the prompt's scene, optionally changed, optionally degraded."""
     def generate(prompt: str, seed: int) -> np.ndarray:
@@ -91,7 +92,7 @@ def _renderer(scenes: dict[str, Scene], frames: int, size: int, degraded: bool,
     return generate
 
 
-def _wrong_rates(truth: list[tuple[str, Scene, str]], frames: int, size: int, degraded: bool,
+def _wrong_rates(truth: list[tuple[str, Scene, str]], frames: int, size: FrameSize, degraded: bool,
                  seed: int) -> dict[str, tuple[float | None, int]]:
     scenes = {prompt: scene for prompt, scene, _ in truth}
     out: dict[str, tuple[float | None, int]] = {}
@@ -120,7 +121,7 @@ def _pooled(rates: dict[str, tuple[float | None, int]]) -> tuple[float | None, i
     return (hits / total if total else None), total
 
 
-def _timings(truth: list[tuple[str, Scene, str]], frames: int, size: int) -> tuple[float, float]:
+def _timings(truth: list[tuple[str, Scene, str]], frames: int, size: FrameSize) -> tuple[float, float]:
     """Median milliseconds to render one clip and to judge one clip (best of three passes per clip)."""
     render_ms, judge_ms = [], []
     for _, scene, _ in truth[:40]:
@@ -140,7 +141,8 @@ def _timings(truth: list[tuple[str, Scene, str]], frames: int, size: int) -> tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", type=int, default=240, help="ground-truth prompts (half train, half held out)")
-    parser.add_argument("--size", type=int, default=32, help="frame side in pixels")
+    parser.add_argument("--size", type=parse_frame_size, default=32,
+                        help="frame side in pixels, or WIDTHxHEIGHT (e.g. 40x24, what 16:9 requests are sampled at)")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -161,7 +163,8 @@ def main() -> None:
             splits.setdefault(split, {})[condition] = sum(verdicts) / len(verdicts)
         splits.setdefault("prompts fully right", {})[condition] = right.fully_right()
 
-    print(f"{len(truth)} prompts, {args.frames} frames of {args.size}x{args.size}; "
+    width, height = frame_size(args.size)
+    print(f"{len(truth)} prompts, {args.frames} frames of {width}x{height}; "
           "share of checks judged right (right columns) or wrong (wrong columns), (number of checks)")
     print(f"{'attribute':14s}" + "".join(f"{name:>18s}" for name in columns))
     for key in KEYS:

@@ -13,8 +13,9 @@ from functools import lru_cache
 import numpy as np
 
 from models.kinora_dit.clip_effects import blink_like, particle_effect
-from models.kinora_dit.clip_vision import WORK, ObjectTrack, fit_background, track_object, working_copy
+from models.kinora_dit.clip_vision import ObjectTrack, fit_background, track_object, working_copy
 from models.kinora_dit.motion_reading import classify_motion
+from models.kinora_dit.raster import frame_scale
 from models.kinora_dit.scenes import BACKGROUND_RGB, COLOR_RGB, SIZES, Scene, render
 from models.kinora_dit.shape_match import shape_errors
 
@@ -55,7 +56,8 @@ def _shape(track: ObjectTrack, resolution: int) -> str | None:
     if len(frames) == 0:
         return None
     chosen = frames[np.linspace(0, len(frames) - 1, min(SHAPE_FRAMES, len(frames))).round().astype(int)]
-    errors = [shape_errors(track.alpha[f], track.x[f] * WORK, track.y[f] * WORK, resolution) for f in chosen]
+    h, w = track.alpha.shape[1:]
+    errors = [shape_errors(track.alpha[f], track.x[f] * w, track.y[f] * h, resolution) for f in chosen]
     names = list(errors[0])
     table = np.array([[e[name] for name in names] for e in errors])
     relative = table / np.maximum(table.min(axis=1, keepdims=True), 1e-6)
@@ -120,17 +122,19 @@ def _consistent(track: ObjectTrack) -> bool:
 
 
 def read_clip(clip: np.ndarray) -> ClipReading:
-    """What the clip shows, in the scene vocabularies. ``clip``: (F, H, W, 3) uint8, H and W >= 32."""
+    """What the clip shows, in the scene vocabularies. ``clip``: (F, H, W, 3) uint8, of at least 32×32's area
+    (e.g. 40×24). Shape and size are judged against references drawn in a square of the clip's area."""
     frames = working_copy(clip)
     background = fit_background(frames)
     track = track_object(frames, background)
     found = bool(track.present.any())
-    shape = _shape(track, clip.shape[1])
+    resolution = round(frame_scale((clip.shape[2], clip.shape[1])))
+    shape = _shape(track, resolution)
     return ClipReading(
         background=_nearest(np.concatenate([background.top, background.bottom]), _BACKGROUNDS),
         color=_nearest(track.color, _COLORS) if found else None,
         shape=shape,
-        size=_size(track, shape, clip.shape[1]),
+        size=_size(track, shape, resolution),
         motion=classify_motion(track, frames, background) if found else None,
         effect="blink" if blink_like(track.present) else particle_effect(frames, background, track),
         consistent=_consistent(track),

@@ -1,10 +1,11 @@
 """Find the background and the one object in a clip: the measurements the judge decides from.
 
-Everything runs on a 64x64 copy of the clip, so thresholds and kernel sizes are in one unit whatever the
-input size. The background is a plane (per colour channel) fitted to the border of the per-pixel temporal
-median: the procedural backgrounds are vertical gradients, and a plane also absorbs the slow shading a
-model tends to produce. The object is, in each frame, the blob that differs from that plane with the most
-pixels of the object's colour; rain streaks, snowflakes and stars are too thin to count as blobs at all.
+Everything runs on a 64x64 copy of the clip (a copy of the same area, for a clip that is not square), so
+thresholds and kernel sizes are in one unit whatever the input size. The background is a plane (per colour
+channel) fitted to the border of the per-pixel temporal median: the procedural backgrounds are vertical
+gradients, and a plane also absorbs the slow shading a model tends to produce. The object is, in each frame,
+the blob that differs from that plane with the most pixels of the object's colour; rain streaks, snowflakes
+and stars are too thin to count as blobs at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from models.kinora_dit.scenes import COLOR_RGB
 
-WORK = 64  # side of the working copy
+WORK = 64  # side of the working copy (of a square of its area, for a clip that is not square)
 BORDER = 3  # pixels of the working copy that make the background's border ring
 MIN_AREA = 20  # pixels of the working copy: smaller blobs are particles or noise
 NEAR = 4  # pixels: pieces of the object this close to its biggest piece join it...
@@ -31,7 +32,7 @@ _PALETTE = [np.array(rgb, np.float32) for rgb in COLOR_RGB.values()]
 
 @dataclass(frozen=True)
 class Background:
-    image: np.ndarray  # (WORK, WORK, 3) float32, the fitted plane
+    image: np.ndarray  # (h, w, 3) float32, the fitted plane over the working copy
     top: np.ndarray  # (3,) colour along the top edge
     bottom: np.ndarray  # (3,) colour along the bottom edge
 
@@ -42,35 +43,45 @@ class ObjectTrack:
     x: np.ndarray  # (F,) centroid, fraction of the width (nan where absent)
     y: np.ndarray  # (F,) centroid, fraction of the height
     area: np.ndarray  # (F,) soft area, fraction of the frame (0 where absent)
-    alpha: np.ndarray  # (F, WORK, WORK) float32 soft mask of the object, 0 away from it
+    alpha: np.ndarray  # (F, h, w) float32 soft mask of the object in the working copy, 0 away from it
     color: np.ndarray  # (3,) the object's colour (see ``object_color``), nan if no object was found
-    region: np.ndarray  # (F, WORK, WORK) bool, where alpha > 0
+    region: np.ndarray  # (F, h, w) bool, where alpha > 0
+
+
+def work_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) of the working copy of a clip: WORK × WORK for a square, the same area and aspect otherwise."""
+    if height == width:
+        return WORK, WORK
+    k = WORK / np.sqrt(height * width)
+    return round(height * k), round(width * k)
 
 
 def working_copy(clip: np.ndarray) -> np.ndarray:
-    """(F, WORK, WORK, 3) float32 from any (F, H, W, 3) uint8 clip."""
+    """(F, h, w, 3) float32 (``work_size``) from any (F, H, W, 3) uint8 clip."""
     if clip.ndim != 4 or clip.shape[-1] != 3:
         raise ValueError(f"expected a (frames, height, width, 3) clip, got shape {clip.shape}")
-    shrink = clip.shape[1] > WORK or clip.shape[2] > WORK
+    h, w = work_size(clip.shape[1], clip.shape[2])
+    shrink = clip.shape[1] > h or clip.shape[2] > w
     method = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    frames = [cv2.resize(np.ascontiguousarray(f), (WORK, WORK), interpolation=method) for f in clip]
+    frames = [cv2.resize(np.ascontiguousarray(f), (w, h), interpolation=method) for f in clip]
     return np.stack(frames).astype(np.float32)
 
 
 def fit_background(frames: np.ndarray) -> Background:
     """A robust per-channel plane through the border ring of the temporal median."""
     median = np.median(frames, axis=0)
-    yy, xx = np.mgrid[0:WORK, 0:WORK].astype(np.float32)
-    ring = np.zeros((WORK, WORK), bool)
+    h, w = median.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ring = np.zeros((h, w), bool)
     ring[:BORDER], ring[-BORDER:], ring[:, :BORDER], ring[:, -BORDER:] = True, True, True, True
-    design = np.stack([np.ones(ring.sum(), np.float32), xx[ring] / WORK, yy[ring] / WORK], axis=1)
+    design = np.stack([np.ones(ring.sum(), np.float32), xx[ring] / w, yy[ring] / h], axis=1)
     values = median[ring]
     keep = np.ones(len(values), bool)
     for _ in range(3):  # drop stars and whatever touches the edge, then refit
         coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
         residual = np.linalg.norm(values - design @ coef, axis=1)
         keep = residual <= max(10.0, 2.5 * float(np.median(residual[keep])))
-    grid = np.stack([np.ones_like(xx), (xx + 0.5) / WORK, (yy + 0.5) / WORK], axis=-1)
+    grid = np.stack([np.ones_like(xx), (xx + 0.5) / w, (yy + 0.5) / h], axis=-1)
     image = (grid @ coef).astype(np.float32)
     top = coef[0] + 0.5 * coef[1]
     return Background(image=image, top=top, bottom=top + coef[2])
@@ -92,7 +103,7 @@ def _blobs(distance: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarr
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with every region it encloses added: the ball's spot and the car's hubcaps are object."""
-    outside = np.zeros((WORK + 4, WORK + 4), np.uint8)
+    outside = np.zeros((mask.shape[0] + 4, mask.shape[1] + 4), np.uint8)
     padded = np.pad(mask.astype(np.uint8), 1)
     cv2.floodFill(padded, outside, (0, 0), 2)
     return padded[1:-1, 1:-1] != 2
@@ -163,11 +174,11 @@ def track_object(frames: np.ndarray, background: Background) -> ObjectTrack:
                          [blobs[f][0] == 1 + int(np.argmax(blobs[f][1])) for f in strong])
     reference = float(np.percentile(biggest[biggest >= MIN_AREA], 75)) if strong else 0.0
     # second pass: the object's blob in every frame where it is there
-    n = len(frames)
+    n, h, w = frames.shape[:3]
     present = np.zeros(n, bool)
     xs, ys, areas = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
-    alpha = np.zeros((n, WORK, WORK), np.float32)
-    yy, xx = np.mgrid[0:WORK, 0:WORK].astype(np.float32) + 0.5
+    alpha = np.zeros((n, h, w), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
     for f, (labels, _) in enumerate(blobs):
         blob = (_object_blob(smooth[f], background.image, labels, color, 0.5 * max(MIN_AREA, 0.25 * reference))
                 if strong else None)
@@ -178,8 +189,8 @@ def track_object(frames: np.ndarray, background: Background) -> ObjectTrack:
         if mass <= 0.0:
             continue
         present[f], alpha[f] = True, soft
-        xs[f], ys[f] = float((soft * xx).sum() / mass) / WORK, float((soft * yy).sum() / mass) / WORK
-        areas[f] = mass / WORK**2
+        xs[f], ys[f] = float((soft * xx).sum() / mass) / w, float((soft * yy).sum() / mass) / h
+        areas[f] = mass / (h * w)
     return ObjectTrack(present=present, x=xs, y=ys, area=areas, alpha=alpha, color=color, region=alpha > 0)
 
 

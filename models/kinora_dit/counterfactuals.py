@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 
+from models.kinora_dit.raster import FrameSize
 from models.kinora_dit.scenes import BACKGROUNDS, COLORS, EFFECTS, MOTIONS, SHAPES, SIZES, Scene, compatible, render
 
 VOCABULARIES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -28,7 +29,7 @@ def wrong_scene(scene: Scene, key: str, rng: np.random.Generator) -> Scene:
     return options[rng.integers(len(options))]
 
 
-def inconsistent_clip(scene: Scene, rng: np.random.Generator, frames: int = 16, size: int = 32) -> np.ndarray:
+def inconsistent_clip(scene: Scene, rng: np.random.Generator, frames: int = 16, size: FrameSize = 32) -> np.ndarray:
     """A clip of ``scene`` whose object vanishes for six frames in a row, or jumps sideways by half the
     frame from the middle on (the background is a vertical gradient, so only the object visibly moves)."""
     if rng.random() < 0.5:
@@ -37,5 +38,5 @@ def inconsistent_clip(scene: Scene, rng: np.random.Generator, frames: int = 16, 
         visible[start:start + 6] = 0.0
         return render(scene, frames=frames, size=size, visible=visible)
     clip = render(scene, frames=frames, size=size)
-    clip[frames // 2:] = np.roll(clip[frames // 2:], size // 2, axis=2)
+    clip[frames // 2:] = np.roll(clip[frames // 2:], clip.shape[2] // 2, axis=2)
     return clip

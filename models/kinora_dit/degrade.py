@@ -5,12 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from models.kinora_dit.raster import frame_scale
+
 
 def degrade(clip: np.ndarray, rng: np.random.Generator, blur: float = 1.0, noise: float = 8.0) -> np.ndarray:
-    """A 2x down- and up-sample, then a Gaussian blur of ``blur`` pixels (per 32 pixels of frame), then
-    Gaussian noise of standard deviation ``noise`` grey levels; same shape and dtype as ``clip``."""
+    """A 2x down- and up-sample, then a Gaussian blur of ``blur`` pixels (per 32 pixels of a square frame of
+    the same area), then Gaussian noise of standard deviation ``noise`` grey levels; same shape and dtype as
+    ``clip``."""
     frames, height, width, _ = clip.shape
-    sigma = blur * height / 32
+    sigma = blur * frame_scale((width, height)) / 32
     out = np.empty(clip.shape, np.float32)
     for f in range(frames):
         small = cv2.resize(clip[f], (width // 2, height // 2), interpolation=cv2.INTER_AREA)

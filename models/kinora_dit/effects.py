@@ -9,31 +9,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.kinora_dit.raster import coverage
+from models.kinora_dit.raster import FrameSize, coverage, frame_scale, frame_size
 
 SNOW_RGB, RAIN_LIGHT_RGB, RAIN_DARK_RGB = (250, 250, 255), (185, 205, 255), (45, 60, 100)
 SNOW_OPACITY, RAIN_OPACITY = 0.95, 0.7
-RAIN_SPEED, SNOW_SPEED = 2.4, 0.3  # frame heights per second
+RAIN_SPEED, SNOW_SPEED = 2.4, 0.3  # frame scales (``frame_scale``; a square's side) per second
 RAIN_LENGTH, RAIN_SLANT = 0.16, 0.25  # streak length (fraction of the frame) and its sideways lean
 FLAKE_RADIUS = 0.03  # fraction of the frame: a 2-pixel dot at 32 pixels, thinner than any object part
 RAIN_COUNT, SNOW_COUNT = 14, 12  # per tile, whatever the frame size
 BLINK_HZ = 2.0
 
 
-def _sheet(effect: str, rng: np.random.Generator, size: int) -> np.ndarray:
-    """(size, size) coverage that tiles seamlessly: each particle is also drawn shifted by one tile."""
+def _sheet(effect: str, rng: np.random.Generator, size: FrameSize) -> np.ndarray:
+    """(height, width) coverage that tiles seamlessly: each particle is also drawn shifted by one tile."""
     count = RAIN_COUNT if effect == "rain" else SNOW_COUNT  # particles grow with the frame: same share of it
-    xs, ys = rng.uniform(0.0, size, count), rng.uniform(0.0, size, count)
+    width, height = frame_size(size)
+    scale = frame_scale(size)
+    xs, ys = rng.uniform(0.0, width, count), rng.uniform(0.0, height, count)
     primitives = []
     for x, y in zip(xs, ys, strict=True):
-        for dx in (-size, 0, size):
-            for dy in (-size, 0, size):
+        for dx in (-width, 0, width):
+            for dy in (-height, 0, height):
                 if effect == "rain":
-                    tail = RAIN_LENGTH * size
+                    tail = RAIN_LENGTH * scale
                     primitives.append(("line", (x + dx, y + dy, x + dx - RAIN_SLANT * tail, y + dy + tail,
-                                                max(1.0, size / 32))))
+                                                max(1.0, scale / 32))))
                 else:
-                    primitives.append(("circle", (x + dx, y + dy, FLAKE_RADIUS * size)))
+                    primitives.append(("circle", (x + dx, y + dy, FLAKE_RADIUS * scale)))
     return coverage([primitives], size)[0]
 
 
@@ -46,19 +48,20 @@ def _scroll(sheet: np.ndarray, down: float, right: float) -> np.ndarray:
     return np.roll(rows, ix, axis=1) * (1 - fx) + np.roll(rows, ix + 1, axis=1) * fx
 
 
-def particle_layer(effect: str, rng: np.random.Generator, frames: int, size: int, fps: float) -> np.ndarray:
-    """(frames, size, size) coverage of rain streaks or snowflakes."""
+def particle_layer(effect: str, rng: np.random.Generator, frames: int, size: FrameSize, fps: float) -> np.ndarray:
+    """(frames, height, width) coverage of rain streaks or snowflakes."""
     sheet = _sheet(effect, rng, size)
+    scale = frame_scale(size)
     sway = rng.uniform(0.0, 2 * np.pi)
-    out = np.empty((frames, size, size), np.float32)
+    out = np.empty((frames, *sheet.shape), np.float32)
     for f in range(frames):
         t = f / fps
         if effect == "rain":
-            down = RAIN_SPEED * t * size
+            down = RAIN_SPEED * t * scale
             right = -RAIN_SLANT * down  # along the streaks
         else:
-            down = SNOW_SPEED * t * size
-            right = 0.04 * size * np.sin(np.pi * t + sway)
+            down = SNOW_SPEED * t * scale
+            right = 0.04 * scale * np.sin(np.pi * t + sway)
         out[f] = _scroll(sheet, down, right)
     return out
 

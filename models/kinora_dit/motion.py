@@ -33,33 +33,36 @@ def _travel(rng: np.random.Generator, reach: float) -> tuple[float, float]:
     return start, length
 
 
-def object_path(motion: str, radius: float, rng: np.random.Generator, frames: int, fps: float) -> ObjectPath:
-    """The path of an object of nominal ``radius`` (fraction of the frame) doing ``motion``."""
+def object_path(motion: str, radius: float, rng: np.random.Generator, frames: int, fps: float,
+                aspect: float = 1.0) -> ObjectPath:
+    """The path of an object of nominal ``radius`` doing ``motion`` in a frame ``aspect`` (width / height)
+    times as wide as high; ``radius`` is a fraction of the side of a square frame of the same area."""
     t = np.linspace(0.0, 1.0, frames) if frames > 1 else np.zeros(1)
     seconds = np.arange(frames) / fps
-    reach = REACH * radius
+    stretch = float(np.sqrt(aspect))
+    reach_x, reach_y = REACH * radius / stretch, REACH * radius * stretch  # fractions of the width, the height
     tilt = rng.uniform(-6.0, 6.0)
     mirror = bool(rng.integers(2))
     across = rng.uniform(0.3, 0.7)
     angle = np.full(frames, tilt)
     scale = np.ones(frames)
     if motion in ("left", "right"):
-        start, length = _travel(rng, reach)
+        start, length = _travel(rng, reach_x)
         x = start + length * t if motion == "right" else 1.0 - start - length * t
         y = np.full(frames, across)
         mirror = motion == "left"
     elif motion in ("up", "down"):
-        start, length = _travel(rng, reach)
+        start, length = _travel(rng, reach_y)
         y = start + length * t if motion == "down" else 1.0 - start - length * t
         x = np.full(frames, across)
     elif motion == "fall":
-        start, length = _travel(rng, reach)
-        start = reach + rng.uniform(-0.02, 0.04)
-        y = start + min(length + 0.05, 1.0 - reach + EDGE_SLACK - start) * t**2  # from rest: accelerating
+        start, length = _travel(rng, reach_y)
+        start = reach_y + rng.uniform(-0.02, 0.04)
+        y = start + min(length + 0.05, 1.0 - reach_y + EDGE_SLACK - start) * t**2  # from rest: accelerating
         x = np.full(frames, across)
     elif motion == "bounce":
-        floor = 1.0 - reach - rng.uniform(0.0, 0.04)
-        height = min(rng.uniform(0.3, 0.45), floor - reach + EDGE_SLACK)
+        floor = 1.0 - reach_y - rng.uniform(0.0, 0.04)
+        height = min(rng.uniform(0.3, 0.45), floor - reach_y + EDGE_SLACK)
         hz, phase = rng.uniform(0.8, 1.1), rng.uniform(0.0, 1.0)
         y = floor - height * np.abs(np.sin(np.pi * (hz * seconds + phase)))  # sharp at the floor, round on top
         x = np.full(frames, across)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.kinora_dit.clip_vision import WORK, Background, ObjectTrack, color_alpha
+from models.kinora_dit.clip_vision import Background, ObjectTrack, color_alpha
 from models.kinora_dit.shape_match import polar, turn_between
 
 MIN_TRAVEL = 0.18  # net displacement (fraction of the frame) that counts as moving
@@ -48,7 +48,8 @@ def turning(track: ObjectTrack, frames: np.ndarray, background: Background) -> b
             smooth = cv2.GaussianBlur(frames[f], (0, 0), 1.0)
             weight = color_alpha(smooth, background.image, track.color) * track.region[f]
             look = (frames[f] - background.image) * weight[..., None]
-            polars[f] = polar(look, track.x[f] * WORK, track.y[f] * WORK, track.area[f] * WORK**2)
+            h, w = look.shape[:2]
+            polars[f] = polar(look, track.x[f] * w, track.y[f] * h, track.area[f] * h * w)
         return polars[f]
 
     present = track.present

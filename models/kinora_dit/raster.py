@@ -13,18 +13,38 @@ from PIL import Image, ImageDraw
 from models.kinora_dit.sprites import Primitive
 
 SUPERSAMPLE = 4
+FrameSize = int | tuple[int, int]  # a square's side, or (width, height)
 
 
-def coverage(frames: list[list[Primitive]], size: int) -> np.ndarray:
-    """(F, size, size) float32 in [0, 1]: how much of each pixel the frame's primitives cover.
+def frame_size(size: FrameSize) -> tuple[int, int]:
+    """(width, height) of a frame given as a square's side or as (width, height)."""
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
-    Coordinates are output pixels (0..size along each axis, pixel centres at +0.5). A primitive is
+
+def parse_frame_size(text: str) -> FrameSize:
+    """"32" (a square) or "40x24" (width x height), as scripts take a frame size on their command line."""
+    width, _, height = text.lower().partition("x")
+    return int(width) if not height else (int(width), int(height))
+
+
+def frame_scale(size: FrameSize) -> float:
+    """The frame's side as a square of the same area: what sizes and speeds are fractions of, so an object is
+    as many pixels across in a 40×24 frame as in a 32×32 one (and exactly ``size`` for a square)."""
+    width, height = frame_size(size)
+    return float(width) if width == height else float(np.sqrt(width * height))
+
+
+def coverage(frames: list[list[Primitive]], size: FrameSize) -> np.ndarray:
+    """(F, height, width) float32 in [0, 1]: how much of each pixel the frame's primitives cover.
+
+    Coordinates are output pixels (0..width and 0..height, pixel centres at +0.5). A primitive is
     ``("poly", (N, 2))``, ``("circle", (cx, cy, r))`` or ``("line", (x0, y0, x1, y1, width))``.
     """
     ss = SUPERSAMPLE
-    margin = max(2, size // 8)
-    slot = size + 2 * margin
-    canvas = Image.new("L", (size * ss, len(frames) * slot * ss), 0)
+    width, height = frame_size(size)
+    margin = max(2, height // 8)
+    slot = height + 2 * margin
+    canvas = Image.new("L", (width * ss, len(frames) * slot * ss), 0)
     draw = ImageDraw.Draw(canvas)
     for index, primitives in enumerate(frames):
         dy = (index * slot + margin) * ss
@@ -36,9 +56,9 @@ def coverage(frames: list[list[Primitive]], size: int) -> np.ndarray:
                 cx, cy, r = (v * ss for v in data)  # type: ignore[attr-defined]
                 draw.ellipse((cx - r, cy + dy - r, cx + r, cy + dy + r), fill=255)
             elif kind == "line":
-                x0, y0, x1, y1, width = (v * ss for v in data)  # type: ignore[attr-defined]
-                draw.line((x0, y0 + dy, x1, y1 + dy), fill=255, width=max(1, round(width)))
+                x0, y0, x1, y1, thickness = (v * ss for v in data)  # type: ignore[attr-defined]
+                draw.line((x0, y0 + dy, x1, y1 + dy), fill=255, width=max(1, round(thickness)))
             else:
                 raise ValueError(f"unknown primitive {kind!r}")
-    small = np.asarray(canvas.reduce(ss), dtype=np.float32).reshape(len(frames), slot, size)
-    return small[:, margin:margin + size] * (1.0 / 255.0)
+    small = np.asarray(canvas.reduce(ss), dtype=np.float32).reshape(len(frames), slot, width)
+    return small[:, margin:margin + height] * (1.0 / 255.0)

@@ -15,7 +15,7 @@ import numpy as np
 
 from models.kinora_dit.effects import blink_mask, particle_layer, particle_look
 from models.kinora_dit.motion import object_path
-from models.kinora_dit.raster import coverage
+from models.kinora_dit.raster import FrameSize, coverage, frame_scale, frame_size
 from models.kinora_dit.sprites import SPRITES, place
 
 SHAPES = ("ball", "square", "triangle", "star", "car", "sun")
@@ -38,7 +38,7 @@ BACKGROUND_RGB: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "green": ((22, 95, 42), (12, 62, 28)), "brown": ((122, 82, 48), (88, 58, 34)),
     "day sky": ((85, 155, 235), (185, 215, 248)), "night sky": ((8, 10, 45), (40, 55, 120)),
 }
-SIZE_DIAMETER = {"small": 0.24, "medium": 0.33, "large": 0.44}  # nominal diameter, fraction of the frame
+SIZE_DIAMETER = {"small": 0.24, "medium": 0.33, "large": 0.44}  # nominal diameter, fraction of frame_scale
 MIN_CONTRAST = 85.0  # smallest RGB distance between an object colour and any part of its background
 SHADE = 0.45  # brightness of the darker parts (the ball's spot, the car's hubcaps)
 LIGHT_BACKGROUNDS = ("white", "day sky")  # rain is drawn dark on these, light elsewhere; snow never falls on white
@@ -97,23 +97,26 @@ def sample_scene(rng: np.random.Generator, split: str = "train") -> Scene:
                  seed=int(rng.integers(2**31)))
 
 
-def _background(scene: Scene, rng: np.random.Generator, size: int) -> np.ndarray:
+def _background(scene: Scene, rng: np.random.Generator, size: FrameSize) -> np.ndarray:
+    width, height = frame_size(size)
     top, bottom = (np.array(c, np.float32) for c in BACKGROUND_RGB[scene.background])
     gain = np.float32(rng.uniform(0.94, 1.06))
     offset = rng.uniform(-5.0, 5.0, size=3).astype(np.float32)
-    ramp = ((np.arange(size, dtype=np.float32) + 0.5) / size)[:, None, None]
-    image = np.broadcast_to(top + ramp * (bottom - top), (size, size, 3)) * gain + offset
+    ramp = ((np.arange(height, dtype=np.float32) + 0.5) / height)[:, None, None]
+    image = np.broadcast_to(top + ramp * (bottom - top), (height, width, 3)) * gain + offset
     image = np.array(image, np.float32)
     if scene.background == "night sky":  # static stars, about one per 70 pixels
-        count = max(3, size * size // 70)
-        ys, xs = rng.integers(0, size, count), rng.integers(0, size, count)
+        count = max(3, width * height // 70)
+        ys, xs = rng.integers(0, height, count), rng.integers(0, width, count)
         image[ys, xs] = rng.uniform(150.0, 255.0, size=(count, 1)) * np.array([1.0, 1.0, 0.9], np.float32)
     return image
 
 
-def render(scene: Scene, frames: int = 16, size: int = 32, fps: float = 8.0,
+def render(scene: Scene, frames: int = 16, size: FrameSize = 32, fps: float = 8.0,
            visible: np.ndarray | None = None) -> np.ndarray:
-    """(frames, size, size, 3) uint8 RGB; deterministic given the scene (all randomness comes from its seed).
+    """(frames, height, width, 3) uint8 RGB; deterministic given the scene (all randomness comes from its
+    seed). ``size``: a square's side or (width, height); the object is as many pixels across in any frame of
+    the same area (``frame_scale``), and its moves span the same fractions of the width or height.
 
     ``visible`` ((frames,) in [0, 1], optional) fades the object per frame on top of any blinking: a way
     to make clips where the object goes missing, to test that the judge notices.
@@ -121,20 +124,22 @@ def render(scene: Scene, frames: int = 16, size: int = 32, fps: float = 8.0,
     return render_with_alpha(scene, frames, size, fps, visible)[0]
 
 
-def render_with_alpha(scene: Scene, frames: int = 16, size: int = 32, fps: float = 8.0,
+def render_with_alpha(scene: Scene, frames: int = 16, size: FrameSize = 32, fps: float = 8.0,
                       visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``render``'s clip and how much of each pixel the object covers, (frames, size, size) in [0, 1]."""
+    """``render``'s clip and how much of each pixel the object covers, (frames, height, width) in [0, 1]."""
+    width, height = frame_size(size)
+    scale = frame_scale(size)
     rng = np.random.default_rng(scene.seed)
     radius = SIZE_DIAMETER[scene.size] / 2
-    path = object_path(scene.motion, radius, rng, frames, fps)
+    path = object_path(scene.motion, radius, rng, frames, fps, width / height)
     color = np.clip(np.array(COLOR_RGB[scene.color]) + rng.uniform(-10, 10, 3), 0, 255).astype(np.float32)
     color = color[:, None, None, None]
     background = _background(scene, rng, size).transpose(2, 0, 1)[:, None]
     sprite = SPRITES[scene.shape]
     body, shade = [], []
     for f in range(frames):
-        centre = (path.x[f] * size, path.y[f] * size)
-        r = radius * path.scale[f] * size
+        centre = (path.x[f] * width, path.y[f] * height)
+        r = radius * path.scale[f] * scale
         body.append(place(sprite.body, centre, r, path.angle[f], path.mirror))
         shade.append(place(sprite.shade, centre, r, path.angle[f], path.mirror))
     alpha = coverage(body, size)[None]  # channel-first from here: numpy is slow on a last axis of 3
@@ -156,6 +161,6 @@ def render_with_alpha(scene: Scene, frames: int = 16, size: int = 32, fps: float
     return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0)), alpha[0]
 
 
-def render_batch(scenes: list[Scene], frames: int = 16, size: int = 32, fps: float = 8.0) -> np.ndarray:
-    """(N, frames, size, size, 3) uint8: ``render`` for each scene."""
+def render_batch(scenes: list[Scene], frames: int = 16, size: FrameSize = 32, fps: float = 8.0) -> np.ndarray:
+    """(N, frames, height, width, 3) uint8: ``render`` for each scene."""
     return np.stack([render(scene, frames, size, fps) for scene in scenes])

@@ -86,7 +86,8 @@ def unit_area(shape: str) -> float:
 
 def shape_errors(alpha: np.ndarray, cx: float, cy: float, resolution: int) -> dict[str, float]:
     """How badly each shape's template fits the soft mask ``alpha`` (lower is better), at its best angle and
-    blur; ``resolution`` is the side of the clip the mask was measured on."""
+    blur; ``resolution`` is the side of the clip the mask was measured on (of a square of its area, for a
+    clip that is not square: the working copy has the same pixel scale)."""
     area = float(alpha.sum())
     observed = polar(alpha, cx, cy, area)
     spectrum = np.conj(np.fft.rfft(observed, axis=1))

@@ -13,6 +13,7 @@ from models.kinora_dit.checker import CHECKED, judge
 from models.kinora_dit.clip_vision import fit_background, track_object, working_copy
 from models.kinora_dit.counterfactuals import inconsistent_clip, wrong_scene
 from models.kinora_dit.degrade import degrade
+from models.kinora_dit.raster import FrameSize, frame_scale, frame_size, parse_frame_size
 from models.kinora_dit.scenes import (
     BACKGROUNDS,
     COLORS,
@@ -25,6 +26,7 @@ from models.kinora_dit.scenes import (
     Scene,
     render,
     render_batch,
+    render_with_alpha,
     sample_scene,
 )
 
@@ -46,14 +48,25 @@ def test_same_scene_renders_the_same_bytes_and_seeds_matter() -> None:
     assert first.tobytes() != render(Scene(**{**scene.attributes(), "seed": 8})).tobytes()
 
 
-@pytest.mark.parametrize(("frames", "size"), [(16, 32), (16, 48), (8, 64), (1, 32)])
-def test_render_shape_and_dtype(frames: int, size: int) -> None:
-    for scene in _scenes(6, seed=frames * size):
-        clip = render(scene, frames=frames, size=size)
-        assert clip.shape == (frames, size, size, 3)
+@pytest.mark.parametrize(("frames", "size"), [(16, 32), (16, 48), (8, 64), (1, 32), (16, (40, 24)), (4, (24, 40))])
+def test_render_shape_and_dtype(frames: int, size: FrameSize) -> None:
+    width, height = frame_size(size)
+    for scene in _scenes(6, seed=frames * width):
+        clip, alpha = render_with_alpha(scene, frames=frames, size=size)
+        assert clip.shape == (frames, height, width, 3) and alpha.shape == (frames, height, width)
         assert clip.dtype == np.uint8
     batch = render_batch(_scenes(3, seed=1), frames=frames, size=size)
-    assert batch.shape == (3, frames, size, size, 3) and batch.dtype == np.uint8
+    assert batch.shape == (3, frames, height, width, 3) and batch.dtype == np.uint8
+
+
+def test_frame_sizes_parse_and_a_wide_frame_draws_the_object_as_many_pixels_across() -> None:
+    assert parse_frame_size("32") == 32 and parse_frame_size("40x24") == (40, 24)
+    assert frame_size(32) == (32, 32) and frame_scale(32) == 32.0
+    assert frame_scale((40, 24)) == pytest.approx(30.98, rel=0.01)
+    scene = Scene(shape="square", color="white", size="large", motion="rotate", background="black", seed=2)
+    pixels = {size: render_with_alpha(scene, frames=2, size=size)[1].sum() for size in (32, (40, 24), (24, 40))}
+    assert pixels[(40, 24)] == pytest.approx(pixels[32], rel=0.1)
+    assert pixels[(24, 40)] == pytest.approx(pixels[32], rel=0.1)
 
 
 def test_unknown_attribute_values_are_refused() -> None:
@@ -63,16 +76,17 @@ def test_unknown_attribute_values_are_refused() -> None:
         sample_scene(np.random.default_rng(0), split="validation")
 
 
-def _track(scene: Scene):  # type: ignore[no-untyped-def]
-    frames = working_copy(render(scene))
+def _track(scene: Scene, size: FrameSize = 32):  # type: ignore[no-untyped-def]
+    frames = working_copy(render(scene, size=size))
     return track_object(frames, fit_background(frames))
 
 
+@pytest.mark.parametrize("size", [32, (40, 24), (24, 40)])
 @pytest.mark.parametrize("motion", ["left", "right", "up", "down", "fall"])
-def test_moves_cross_a_good_part_of_the_frame_and_stay_inside(motion: str) -> None:
+def test_moves_cross_a_good_part_of_the_frame_and_stay_inside(motion: str, size: FrameSize) -> None:
     for seed in range(4):
         scene = Scene(shape="square", color="red", size=SIZES[seed % 3], motion=motion, background="black", seed=seed)
-        track = _track(scene)
+        track = _track(scene, size)
         assert track.present.all()
         along = track.x if motion in ("left", "right") else track.y
         assert 0.35 <= abs(along[-1] - along[0]) <= 0.7
@@ -165,12 +179,13 @@ def test_french_agreement(shape: str, color: str, size: str, right: str, wrong: 
     assert any(("elle-même" if feminine else "lui-même") in t for t in texts)
 
 
-def test_judge_says_right_on_rendered_clips() -> None:
+@pytest.mark.parametrize("size", [32, (40, 24), (24, 40)])
+def test_judge_says_right_on_rendered_clips(size: FrameSize) -> None:
     scenes = _scenes(18, seed=41) + _scenes(18, seed=42, split="heldout")
     verdicts = []
     for scene in scenes:
         attributes = {key: value for key, value in scene.attributes().items() if key in CHECKED}
-        verdict = judge(render(scene), attributes)
+        verdict = judge(render(scene, size=size), attributes)
         assert set(verdict) == set(CHECKED) | {"consistency"}
         verdicts.extend(verdict.values())
     assert np.mean(verdicts) >= MIN_RIGHT
