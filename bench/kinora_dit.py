@@ -1,11 +1,14 @@
 """How well Kinora's own model follows prompts, judged automatically, on held-out and training prompts.
 
     OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
-        [--prompts 96] [--steps 20] [--guidance 3] [--sigma-max 1.0] [--shift 3]
+        [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0] [--sigma-max 1.0] [--shift 3] \\
+        [--size 32 | 40x24 | 24x40]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
-by ``models/kinora_dit/checker.py`` on every attribute the prompt states; also the time to sample one clip.
+by ``models/kinora_dit/checker.py`` on every attribute the prompt states; also the time to sample one clip,
+and the clips' grain: the mean absolute difference between each frame and its 3×3 blur (pixels in [0, 1]),
+which noise left in a clip raises (so do sharp edges: compare weights on the same prompts).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.prompt_checker import KEYS, EvalReport, evaluate  # noqa: E402
 from models.kinora_dit.captions import caption  # noqa: E402
 from models.kinora_dit.pipeline import SAMPLING_SIGMA_MAX, WEIGHTS, load_pipeline  # noqa: E402
+from models.kinora_dit.raster import frame_size, parse_frame_size  # noqa: E402
 from models.kinora_dit.scenes import sample_scene  # noqa: E402
 
 
@@ -32,34 +36,54 @@ def prompts(split: str, count: int, seed: int) -> list[str]:
     return [caption(sample_scene(rng, split), rng, "en" if i % 2 == 0 else "fr") for i in range(count)]
 
 
+def grain(frames: np.ndarray) -> float:
+    """Mean |frame − its 3×3 box blur| of uint8 frames (F, H, W, 3), in [0, 1] pixel units."""
+    pixels = frames.astype(np.float64) / 255
+    padded = np.pad(pixels, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = pixels.shape[1:3]
+    blur = sum(padded[:, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9
+    return float(np.abs(pixels - blur).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--prompts", type=int, default=96)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--guidance-min-sigma", type=float, default=None,
+                        help="noise level below which sampling is unguided (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=123)
     parser.add_argument("--sigma-max", type=float, default=SAMPLING_SIGMA_MAX, help="noise level sampling starts at")
     parser.add_argument("--shift", type=float, help="the sampler's schedule shift (default: the training's)")
+    parser.add_argument("--size", type=parse_frame_size, default=32,
+                        help="native frame size: a side, or WIDTHxHEIGHT (16:9 requests sample 40x24, 9:16 24x40)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
     pipe.register_to_config(sigma_max=args.sigma_max)
+    if args.guidance_min_sigma is not None:
+        pipe.register_to_config(guidance_min_sigma=args.guidance_min_sigma)
     if args.shift is not None:
         pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=args.shift)
+    grains: list[float] = []
+    width, height = frame_size(args.size)
 
     def generate(prompt: str, seed: int) -> np.ndarray:
-        out = pipe(prompt=prompt, num_inference_steps=args.steps, guidance_scale=args.guidance,
-                   generator=torch.Generator().manual_seed(seed))
-        return (out.frames[0] * 255).round().astype(np.uint8)
+        out = pipe(prompt=prompt, width=width, height=height, num_inference_steps=args.steps,
+                   guidance_scale=args.guidance, generator=torch.Generator().manual_seed(seed))
+        frames = (out.frames[0] * 255).round().astype(np.uint8)
+        grains.append(grain(frames))
+        return frames
 
     start = time.perf_counter()
     generate("a red ball bouncing on a blue background", 0)
     sample_s = time.perf_counter() - start
     reports: dict[str, EvalReport] = {split: evaluate(generate, prompts(split, args.prompts, args.seed), args.seed)
                                       for split in ("heldout", "train")}
-    print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance}, "
-          f"sigma_max {args.sigma_max}, shift {pipe.scheduler.config.shift}; "
-          f"one 16-frame 32x32 clip in {sample_s:.2f} s")
+    print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance} "
+          f"down to sigma {pipe.config.guidance_min_sigma}, sigma_max {args.sigma_max}, "
+          f"shift {pipe.scheduler.config.shift}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
+          f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")
     for key in KEYS:
         cells = []

@@ -240,13 +240,13 @@ class KinoraDiTPipeline(DiffusionPipeline):
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
                  scheduler: FlowMatchEulerDiscreteScheduler, prediction: str = "clean",
-                 sigma_max: float = 1.0, text_pooler: TextPooler | None = None,
+                 sigma_max: float = 1.0, guidance_min_sigma: float = 0.0, text_pooler: TextPooler | None = None,
                  token_positions: TokenPositions | None = None, detail_head: DetailHead | None = None) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
                               detail_head=detail_head)
-        self.register_to_config(prediction=prediction, sigma_max=sigma_max)
+        self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma)
 
     def check_inputs(self, height: int, width: int, num_frames: int) -> None:
         if height % PATCH[1] or width % PATCH[2] or height <= 0 or width <= 0:
@@ -316,9 +316,15 @@ class KinoraDiTPipeline(DiffusionPipeline):
         # 4. Denoise: the network predicts the clean clip; its flow velocity is (x - clean) / sigma.
         for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
-            both = predict_clean(self.transformer, x.repeat(2, 1, 1, 1, 1), sigma.repeat(2), text, mask,
-                                 self.config.prediction, pooled, self.token_positions, self.detail_head)
-            clean = (both[1:] + guidance_scale * (both[:1] - both[1:])).clamp(-1, 1)
+            # Guidance only where it shapes the clip: below guidance_min_sigma the prompt alone finishes it.
+            guided = guidance_scale != 1 and sigma >= self.config.guidance_min_sigma
+            rows = 2 if guided else 1
+            both = predict_clean(self.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows), text[:rows],
+                                 mask[:rows], self.config.prediction,
+                                 pooled[:rows] if pooled is not None else None, self.token_positions,
+                                 self.detail_head)
+            clean = both[:1] if not guided else both[1:] + guidance_scale * (both[:1] - both[1:])
+            clean = clean.clamp(-1, 1)
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
             pin(x, sigmas[first + i + 1])
             if callback_on_step_end is not None:

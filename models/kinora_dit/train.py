@@ -37,6 +37,7 @@ from models.kinora_dit.pipeline import (
     network_state,
     predict_clean,
 )
+from models.kinora_dit.raster import parse_frame_size
 from models.kinora_dit.scenes import (
     BACKGROUNDS,
     COLORS,
@@ -55,7 +56,7 @@ DEFAULTS = {
     "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0, "sigma_shift": 1.0,
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
     "token_positions": False, "final_lr": None, "unshifted_sigma": 0.0,
-    "detail_head": False, "object_weight": 0.0,
+    "detail_head": False, "object_weight": 0.0, "sizes": None,
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -73,9 +74,12 @@ def load_config(path: Path | None) -> dict:
 def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[str], torch.Tensor, torch.Tensor]:
     """Clips in [-1, 1] (B, 3, F, H, W), their captions (a share dropped for guidance), what each caption
     states ((B, len(ATTRIBUTES)) indexes into the vocabularies, ``UNSTATED`` where it says nothing) and how
-    much of each pixel the object covers (B, 1, F, H, W)."""
+    much of each pixel the object covers (B, 1, F, H, W). The frame size is ``size``, or with ``sizes`` set
+    one of those drawn per batch ("32", "40x24": the sizes other aspect ratios are sampled at)."""
+    sizes = config["sizes"]
+    size = parse_frame_size(str(sizes[rng.integers(len(sizes))])) if sizes else config["size"]
     scenes = [sample_scene(rng, "train") for _ in range(config["batch"])]
-    rendered = [render_with_alpha(s, config["frames"], config["size"], config["fps"]) for s in scenes]
+    rendered = [render_with_alpha(s, config["frames"], size, config["fps"]) for s in scenes]
     clips = np.stack([clip for clip, _ in rendered])
     alpha = torch.from_numpy(np.stack([a for _, a in rendered])).unsqueeze(1)
     described = [caption_with_attributes(s, rng, "fr" if rng.random() < config["french"] else "en") for s in scenes]

@@ -240,6 +240,20 @@ def test_modify_starts_from_the_noised_source_and_strength_sets_how_far_it_moves
 
 
 
+def test_training_draws_a_frame_size_per_batch_from_sizes_and_the_network_takes_each(tmp_path):
+    config = load_config(None) | SMALL | {"sizes": ["32", "40x24", "24x40"]}
+    rng = np.random.default_rng(0)
+    shapes = {batch(rng, config)[0].shape[-2:] for _ in range(12)}
+    assert shapes == {(32, 32), (24, 40), (40, 24)}
+    video, _, _, alpha = batch(np.random.default_rng(0), config | {"sizes": ["40x24"]})
+    assert video.shape == (4, 3, 16, 24, 40) and alpha.shape == (4, 1, 16, 24, 40)
+    result = train(config | {"steps": 4}, tmp_path / "a", resume=False, minutes=None)
+    assert result["step"] == 4 and np.isfinite(result["loss_last_100"])
+    # Without sizes no size is drawn: the data of earlier runs is unchanged.
+    plain = batch(np.random.default_rng(3), load_config(None) | SMALL)[0]
+    assert torch.equal(plain, batch(np.random.default_rng(3), load_config(None) | SMALL | {"sizes": None})[0])
+
+
 def test_training_goes_on_from_exported_weights(tmp_path):
     # Machines keep no checkpoint between sessions: the shipped fp16 weights are where the next run starts.
     config = load_config(None) | SMALL | {"steps": 2}
@@ -312,6 +326,29 @@ def test_token_positions_follow_the_patch_order():
     assert torch.allclose(frame, frame[:, :1, :1].expand(8, 4, 4))  # the same across a frame
     assert torch.allclose(row, row[:1, :, :1].expand(8, 4, 4))  # the same along a row, in every frame
     assert torch.allclose(frame[:, 0, 0], torch.sin(torch.pi * (torch.arange(8) + 0.5) / 8))
+
+
+def test_guidance_stops_below_its_noise_level_and_the_prompt_alone_finishes_the_clip():
+    torch.manual_seed(0)
+    text_encoder, tokenizer = load_minilm()
+    pipe = KinoraDiTPipeline(make_transformer(64, 1), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler())
+    rows = []
+    hook = pipe.transformer.register_forward_hook(lambda module, inputs, output: rows.append(output[0].shape[0]))
+
+    def sample(guidance: float, below: float) -> np.ndarray:
+        pipe.register_to_config(guidance_min_sigma=below)
+        return pipe(prompt="a red ball", num_inference_steps=4, guidance_scale=guidance,
+                    generator=torch.Generator().manual_seed(1)).frames[0]
+
+    guided = sample(3.0, 0.0)
+    assert rows == [2, 2, 2, 2]  # prompt and negative prompt at every step
+    rows.clear()
+    partly = sample(3.0, 0.6)
+    assert rows == [2, 2, 1, 1]  # the steps at σ = 1, 0.75 guided; 0.5, 0.25 not
+    rows.clear()
+    assert np.array_equal(sample(3.0, 2.0), sample(1.0, 0.0)) and rows == [1] * 8
+    assert not np.array_equal(partly, guided) and not np.array_equal(partly, sample(1.0, 0.0))
+    hook.remove()
 
 
 def test_the_sampler_shifts_its_schedule_as_training_shifted_the_noise_levels(tmp_path):
