@@ -319,12 +319,12 @@ class KinoraDiTPipeline(DiffusionPipeline):
             # Guidance only where it shapes the clip: below guidance_min_sigma the prompt alone finishes it.
             guided = guidance_scale != 1 and sigma >= self.config.guidance_min_sigma
             rows = 2 if guided else 1
-            both = predict_clean(self.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows), text[:rows],
-                                 mask[:rows], self.config.prediction,
-                                 pooled[:rows] if pooled is not None else None, self.token_positions,
-                                 self.detail_head)
-            clean = both[:1] if not guided else both[1:] + guidance_scale * (both[:1] - both[1:])
-            clean = clean.clamp(-1, 1)
+            predicted = predict_clean(self.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows),
+                                      text[:rows], mask[:rows], self.config.prediction,
+                                      pooled[:rows] if pooled is not None else None, self.token_positions,
+                                      self.detail_head)
+            prompted, plain = predicted[:1], predicted[1:]
+            clean = (plain + guidance_scale * (prompted - plain) if guided else prompted).clamp(-1, 1)
             x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
             pin(x, sigmas[first + i + 1])
             if callback_on_step_end is not None:
