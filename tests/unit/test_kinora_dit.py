@@ -371,5 +371,8 @@ def test_the_gallery_writes_a_clip_a_strip_and_a_verdict_per_prompt(tmp_path):
     with Image.open(tmp_path / "01.gif") as gif:
         assert gif.n_frames == 16 and gif.size == (128, 128)
     assert Image.open(tmp_path / "01.png").size == (8 * 128, 128)
+    wide = next(n for n, (_, size) in enumerate(PROMPTS, 1) if size == (40, 24))
+    with Image.open(tmp_path / f"{wide:02d}.gif") as gif:
+        assert gif.size == (160, 96)
     assert all({"color", "motion", "consistency"} <= set(e["verdict"]) for e in entries)
-    assert PROMPTS[3] in (tmp_path / "README.md").read_text()
+    assert PROMPTS[3][0] in (tmp_path / "README.md").read_text() and "40×24" in (tmp_path / "README.md").read_text()
