@@ -1,8 +1,8 @@
 """How well Kinora's own model follows prompts, judged automatically, on held-out and training prompts.
 
     OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
-        [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0] [--sigma-max 1.0] [--shift 3] \\
-        [--size 32 | 40x24 | 24x40]
+        [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0.3] [--sigma-max 1.0] [--shift 3] \\
+        [--size 32 | 40x24 | 24x40] [--tail 0.1,0.05 | --tail none]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--guidance-min-sigma", type=float, default=None,
                         help="noise level below which sampling is unguided (default: the pipeline's)")
+    parser.add_argument("--tail", help="noise levels of the unguided steps after the schedule, comma-separated, "
+                        "or 'none' (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=123)
     parser.add_argument("--sigma-max", type=float, default=SAMPLING_SIGMA_MAX, help="noise level sampling starts at")
     parser.add_argument("--shift", type=float, help="the sampler's schedule shift (default: the training's)")
@@ -63,6 +65,9 @@ def main() -> None:
     pipe.register_to_config(sigma_max=args.sigma_max)
     if args.guidance_min_sigma is not None:
         pipe.register_to_config(guidance_min_sigma=args.guidance_min_sigma)
+    if args.tail is not None:
+        tail = () if args.tail == "none" else tuple(float(v) for v in args.tail.split(","))
+        pipe.register_to_config(tail_sigmas=tail)
     if args.shift is not None:
         pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=args.shift)
     grains: list[float] = []
@@ -81,7 +86,8 @@ def main() -> None:
     reports: dict[str, EvalReport] = {split: evaluate(generate, prompts(split, args.prompts, args.seed), args.seed)
                                       for split in ("heldout", "train")}
     print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance} "
-          f"down to sigma {pipe.config.guidance_min_sigma}, sigma_max {args.sigma_max}, "
+          f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
+          f"sigma_max {args.sigma_max}, "
           f"shift {pipe.scheduler.config.shift}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

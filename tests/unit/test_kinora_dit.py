@@ -351,6 +351,23 @@ def test_guidance_stops_below_its_noise_level_and_the_prompt_alone_finishes_the_
     hook.remove()
 
 
+def test_the_tail_adds_unguided_steps_below_the_schedule_and_callers_still_see_their_step_count():
+    torch.manual_seed(0)
+    text_encoder, tokenizer = load_minilm()
+    pipe = KinoraDiTPipeline(make_transformer(64, 1), text_encoder, tokenizer, FlowMatchEulerDiscreteScheduler(),
+                             guidance_min_sigma=0.3, tail_sigmas=(0.4, 0.1, 0.05))
+    levels, rows, reported = [], [], []
+    hook = pipe.transformer.register_forward_hook(lambda module, inputs, output: rows.append(output[0].shape[0]))
+    pre = pipe.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: levels.append(round(float(kwargs["timestep"][0]) / 1000, 3)), with_kwargs=True)
+    pipe(prompt="a red ball", num_inference_steps=4, generator=torch.Generator().manual_seed(1),
+         callback_on_step_end=lambda p, i, t, kw: reported.append(i) or kw)
+    hook.remove()
+    pre.remove()
+    assert levels == [1.0, 0.75, 0.5, 0.25, 0.1, 0.05]  # 0.4 is above the schedule's last level: not added
+    assert rows == [2, 2, 2, 1, 1, 1] and reported == [0, 1, 2, 3]
+
+
 def test_the_sampler_shifts_its_schedule_as_training_shifted_the_noise_levels(tmp_path):
     config = load_config(None) | SMALL | {"steps": 1, "sigma_shift": 3.0}
     train(config, tmp_path / "a", resume=False, minutes=None)
