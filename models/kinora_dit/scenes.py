@@ -126,7 +126,9 @@ def render(scene: Scene, frames: int = 16, size: FrameSize = 32, fps: float = 8.
 
 def render_with_alpha(scene: Scene, frames: int = 16, size: FrameSize = 32, fps: float = 8.0,
                       visible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``render``'s clip and how much of each pixel the object covers, (frames, height, width) in [0, 1]."""
+    """``render``'s clip and how much of each pixel the object covers, (frames, height, width) in [0, 1], in
+    every frame, shown or not (blinking, ``visible``): a loss weighted by it then counts a hidden object's
+    empty place as much as a shown object, instead of favouring drawing the object in every frame."""
     width, height = frame_size(size)
     scale = frame_scale(size)
     rng = np.random.default_rng(scene.seed)
@@ -143,7 +145,8 @@ def render_with_alpha(scene: Scene, frames: int = 16, size: FrameSize = 32, fps:
         body.append(place(sprite.body, centre, r, path.angle[f], path.mirror))
         shade.append(place(sprite.shade, centre, r, path.angle[f], path.mirror))
     alpha = coverage(body, size)[None]  # channel-first from here: numpy is slow on a last axis of 3
-    dark = np.minimum(coverage(shade, size), alpha[0])[None] if sprite.shade else None
+    footprint = alpha[0]
+    dark = np.minimum(coverage(shade, size), footprint)[None] if sprite.shade else None
     shown = blink_mask(rng, frames, fps) if scene.effect == "blink" else np.ones(frames, np.float32)
     if visible is not None:
         shown = shown * np.asarray(visible, np.float32)
@@ -158,7 +161,7 @@ def render_with_alpha(scene: Scene, frames: int = 16, size: FrameSize = 32, fps:
         flakes = particle_layer(scene.effect, rng, frames, size, fps)[None]
         tint, opacity = particle_look(scene.effect, scene.background in LIGHT_BACKGROUNDS)
         out += (tint[:, None, None, None] - out) * (flakes * np.float32(opacity))
-    return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0)), alpha[0]
+    return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0)), footprint
 
 
 def render_batch(scenes: list[Scene], frames: int = 16, size: FrameSize = 32, fps: float = 8.0) -> np.ndarray:

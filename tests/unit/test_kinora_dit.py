@@ -165,6 +165,12 @@ def test_the_object_and_its_outline_weigh_more_in_the_loss():
     far = ~np.stack([np.pad(f > 0, 2)[2 + dy:34 + dy, 2 + dx:34 + dx] for f in alpha
                      for dy in range(-2, 3) for dx in range(-2, 3)]).reshape(16, 25, 32, 32).any(axis=1)
     assert (weights[far] == 1.0).all()
+    # A blinking object weighs as much where it is hidden as where it is shown: drawing it in a hidden frame
+    # costs what leaving it out of a shown frame does.
+    blinking = Scene(**{**scene.attributes(), "effect": "blink", "seed": 3})
+    clip, alpha = render_with_alpha(blinking)
+    shown = (clip[..., 1] < 150).any(axis=(1, 2))
+    assert shown.any() and not shown.all() and (alpha.sum(axis=(1, 2)) > 20).all()
 
 
 def test_each_caption_comes_with_what_it_states_and_a_head_learns_to_name_it():
