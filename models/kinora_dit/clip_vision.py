@@ -50,8 +50,6 @@ class ObjectTrack:
 
 def work_size(height: int, width: int) -> tuple[int, int]:
     """(h, w) of the working copy of a clip: WORK × WORK for a square, the same area and aspect otherwise."""
-    if height == width:
-        return WORK, WORK
     k = WORK / np.sqrt(height * width)
     return round(height * k), round(width * k)
 

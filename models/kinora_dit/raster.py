@@ -31,7 +31,7 @@ def frame_scale(size: FrameSize) -> float:
     """The frame's side as a square of the same area: what sizes and speeds are fractions of, so an object is
     as many pixels across in a 40×24 frame as in a 32×32 one (and exactly ``size`` for a square)."""
     width, height = frame_size(size)
-    return float(width) if width == height else float(np.sqrt(width * height))
+    return float(np.sqrt(width * height))
 
 
 def coverage(frames: list[list[Primitive]], size: FrameSize) -> np.ndarray:
