@@ -12,7 +12,7 @@ from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.openai_videos import VideoCreate, VideoEdit, VideoExtend
 from app.queue import CeleryQueue, JobQueue
-from app.routes import jobs, system, videos, webhooks
+from app.routes import jobs, system, videos, web, webhooks
 from app.schemas import GenerateRequest
 from app.service import JobService
 from kinora import __version__
@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(webhooks.router)
     app.include_router(videos.router)
+    app.include_router(web.router)
+    app.mount("/static", web.static_files, name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     document_request_bodies(app)
     return app

@@ -52,9 +52,13 @@ def serve(host: str = typer.Option(None, help="Bind address [KINORA_HOST]."),
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
     if settings.embedded:
         typer.echo(f"Kinora (embedded mode, data in {Path(settings.data_dir).resolve()}) on {url}")
-        typer.echo(f"Development API key: {dev_key(settings)}")
+        key = dev_key(settings)
+        typer.echo(f"Development API key: {key}")
+        # The key after '#' stays in the browser (fragments are never sent); the page stores it and drops it.
+        typer.echo(f"Web page: {url}/#key={key}")
     else:
         typer.echo(f"Kinora gateway (production mode) on {url}")
+        typer.echo(f"Web page: {url}/")
     typer.echo(f"API docs: {url}/docs")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 

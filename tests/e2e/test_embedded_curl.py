@@ -71,10 +71,11 @@ def test_the_documented_curl_request_gives_a_watermarked_15_second_mp4(tmp_path,
     assert video.metadata["title"] == "Une mer agitée au coucher du soleil"
 
 
-def test_serve_prints_the_url_and_a_working_development_key(embedded):
+def test_serve_prints_the_url_the_web_pages_link_and_a_working_development_key(embedded):
     log = embedded.log.read_text()
     assert embedded.base in log
     key = log.split("Development API key: ")[1].split()[0]
+    assert f"Web page: {embedded.base}/#key={key}" in log  # the page reads the key from the fragment
     status, _, _ = curl(f"{embedded.base}/jobs", "-H", f"Authorization: Bearer {key}")
     assert status == 200
     status, _, body = curl(f"{embedded.base}/jobs")
