@@ -6,7 +6,8 @@
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
-by ``models/kinora_dit/checker.py`` on every attribute the prompt states; also the time to sample one clip,
+by ``models/kinora_dit/checker.py`` on every attribute the prompt states, and per stated shape, size, motion
+and effect what the wrong clips showed instead; also the time to sample one clip,
 and the clips' grain: the mean absolute difference between each frame and its 3×3 blur (pixels in [0, 1]),
 which noise left in a clip raises (so do sharp edges: compare weights on the same prompts).
 """
@@ -97,6 +98,13 @@ def main() -> None:
             cells.append(f"{rate:6.1%} ({n:3d})" if rate is not None else "—")
         print(f"{key:<14}{cells[0]:>16}{cells[1]:>16}")
     print(f"{'all stated':<14}{reports['heldout'].fully_right():>16.1%}{reports['train'].fully_right():>16.1%}")
+    both = reports["heldout"].merged(reports["train"])
+    print("per stated value, both splits: right/clips (what the wrong ones showed)")
+    for key in ("shape", "size", "motion", "effect"):
+        cells = [f"{value} {right}/{total}" + (f" ({', '.join(f'{shown} {n}' for shown, n in wrong.most_common(2))})"
+                                               if wrong else "")
+                 for value, right, total, wrong in both.by_value(key)]
+        print(f"  {key:<8}" + " · ".join(cells))
 
 
 if __name__ == "__main__":

@@ -21,14 +21,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from models.kinora_dit.captions import caption, parse_prompt
-from models.kinora_dit.checker import CHECKED, judge
+from models.kinora_dit.checker import CHECKED, judge, read_clip, verdict_of
 from models.kinora_dit.counterfactuals import inconsistent_clip, wrong_scene
 from models.kinora_dit.degrade import degrade
 from models.kinora_dit.raster import FrameSize, frame_size, parse_frame_size
@@ -44,6 +44,8 @@ class EvalReport:
 
     prompts: list[tuple[str, dict[str, bool]]] = field(default_factory=list)
     checks: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    # (stated value, value read from the clip) counts per attribute: what the model drew instead.
+    confusion: dict[str, Counter[tuple[str, str | None]]] = field(default_factory=lambda: defaultdict(Counter))
 
     def rate(self, key: str) -> float | None:
         """Share of ``key`` checks the judge passed, or None if no prompt stated ``key``."""
@@ -52,6 +54,25 @@ class EvalReport:
 
     def count(self, key: str) -> int:
         return len(self.checks.get(key, []))
+
+    def by_value(self, key: str) -> list[tuple[str, int, int, Counter[str | None]]]:
+        """Per stated value of ``key``: (value, clips right, clips, what the wrong ones showed)."""
+        values: dict[str, tuple[int, int, Counter[str | None]]] = {}
+        for (stated, read), n in sorted(self.confusion[key].items(), key=lambda item: str(item[0])):
+            right, total, wrong = values.get(stated, (0, 0, Counter()))
+            if read != stated:
+                wrong[read] += n
+            values[stated] = (right + n * (read == stated), total + n, wrong)
+        return [(value, *counts) for value, counts in values.items()]
+
+    def merged(self, other: EvalReport) -> EvalReport:
+        both = EvalReport(self.prompts + other.prompts)
+        for report in (self, other):
+            for key, verdicts in report.checks.items():
+                both.checks[key] += verdicts
+            for key, counts in report.confusion.items():
+                both.confusion[key] += counts
+        return both
 
     def fully_right(self) -> float:
         """Share of prompts whose clip passed every check."""
@@ -63,10 +84,14 @@ def evaluate(generate: Generate, prompts: Sequence[str], seed: int = 0) -> EvalR
     prompt states (``parse_prompt``); attributes the prompt leaves out are not checked, consistency always is."""
     report = EvalReport()
     for index, prompt in enumerate(prompts):
-        verdict = judge(generate(prompt, seed + index), parse_prompt(prompt))
+        stated, reading = parse_prompt(prompt), read_clip(generate(prompt, seed + index))
+        verdict = verdict_of(reading, stated)
         report.prompts.append((prompt, verdict))
         for key, ok in verdict.items():
             report.checks[key].append(ok)
+        for key in CHECKED:
+            if key in stated:
+                report.confusion[key][stated[key], getattr(reading, key)] += 1
     return report
 
 

@@ -146,7 +146,11 @@ def judge(clip: np.ndarray, attributes: dict[str, str]) -> dict[str, bool]:
     """For each attribute in ``attributes`` the judge can check (color, shape, size, motion, background,
     effect), whether the clip shows it; plus ``consistency``: the object is found in most frames (or blinks
     regularly) and its position and area do not jump between frames. Other keys are ignored."""
-    reading = read_clip(clip)
+    return verdict_of(read_clip(clip), attributes)
+
+
+def verdict_of(reading: ClipReading, attributes: dict[str, str]) -> dict[str, bool]:
+    """``judge`` on a clip already read."""
     verdict = {key: getattr(reading, key) == value for key, value in attributes.items() if key in CHECKED}
     verdict["consistency"] = reading.consistent
     return verdict

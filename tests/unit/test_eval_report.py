@@ -1,0 +1,25 @@
+"""The model bench's harness: verdicts per attribute, and what a clip showed instead of what was asked."""
+
+from collections import Counter
+from dataclasses import replace
+
+from bench.prompt_checker import evaluate, ground_truth
+from models.kinora_dit.scenes import render
+
+
+def test_the_report_counts_what_was_drawn_instead_of_each_stated_value():
+    truth = ground_truth(36, seed=5)
+    # A stand-in model that draws every ball as a square and renders everything else as asked.
+    drawn = {prompt: replace(scene, shape="square") if scene.shape == "ball" else scene for prompt, scene, _ in truth}
+    report = evaluate(lambda prompt, seed: render(drawn[prompt]), list(drawn), seed=0)
+
+    balls = sum(scene.shape == "ball" for _, scene, _ in truth)
+    assert balls >= 2 and report.count("shape") == len(truth)  # every caption names its shape
+    by_shape = {value: (right, total, wrong) for value, right, total, wrong in report.by_value("shape")}
+    assert by_shape["ball"] == (0, balls, Counter(square=balls))
+    others = [(right, total) for value, (right, total, _) in by_shape.items() if value != "ball"]
+    assert sum(total - right for right, total in others) <= 1  # the judge misreads few clean renders
+
+    merged = report.merged(report)
+    assert merged.count("shape") == 2 * report.count("shape")
+    assert merged.by_value("shape") == [(v, 2 * r, 2 * t, w + w) for v, r, t, w in report.by_value("shape")]
