@@ -8,7 +8,8 @@ const POLL_MS = 1000;
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const $ = (id) => document.getElementById(id);
 
-const state = { key: null, models: [], cards: new Map(), cursor: null, polling: null };
+// source: a finished job of the user's to extend or modify ({id, mode, prompt}), chosen from its card.
+const state = { key: null, models: [], cards: new Map(), cursor: null, polling: null, source: null };
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -68,6 +69,7 @@ function forgetKey() {
   localStorage.removeItem(KEY_STORE);
   state.key = null;
   state.cards.clear();
+  setSource(null);
   $("job-list").replaceChildren();
   $("more").hidden = true;
   $("empty").hidden = true;
@@ -116,10 +118,11 @@ function requestForm() {
     form.append("image_position", $("image_position").value);
   }
   const video = $("video").files[0];
-  if (video) {
-    form.append("video", video);
-    form.append("mode", $("mode").value);
-    if ($("mode").value === "modify" && text("strength") !== "") form.append("strength", text("strength"));
+  const mode = state.source && !video ? state.source.mode : $("mode").value;
+  if (video || state.source) {
+    form.append("video", video || state.source.id);  // a job id names that job's video
+    form.append("mode", mode);
+    if (mode === "modify" && text("strength") !== "") form.append("strength", text("strength"));
   }
   return form;
 }
@@ -146,6 +149,7 @@ async function submitJob(event) {
   try {
     const job = await json("/generate", { method: "POST", body: requestForm() });
     $("empty").hidden = true;
+    setSource(null);
     showJob(job, { first: true });
     poll();
   } catch (err) {
@@ -179,6 +183,8 @@ function showJob(job, { first }) {
     card.dataset.id = job.id;
     card.querySelector(".cancel").addEventListener("click", () => cancelJob(job.id));
     card.querySelector(".reuse").addEventListener("click", () => reuse(card.job));
+    card.querySelector(".extend").addEventListener("click", () => setSource(card.job, "extend"));
+    card.querySelector(".modify").addEventListener("click", () => setSource(card.job, "modify"));
     state.cards.set(job.id, card);
     const list = $("job-list");
     first ? list.prepend(card) : list.append(card);
@@ -196,6 +202,7 @@ function showJob(job, { first }) {
   const error = card.querySelector(".error");
   error.hidden = !job.error;
   error.textContent = job.error ? job.error.message : "";
+  card.querySelector(".extend").hidden = card.querySelector(".modify").hidden = job.status !== "completed";
   if (job.status === "completed" && (!before || before.status !== "completed")) loadVideo(card, job);
 }
 
@@ -251,6 +258,19 @@ function reuse(job) {
   $("prompt").focus();
 }
 
+// The next request continues (extend) or regenerates (modify) a finished video, until cleared or sent.
+function setSource(job, mode) {
+  state.source = job ? { id: job.id, mode } : null;
+  $("source").hidden = !job;
+  if (!job) return;
+  $("source-text").textContent = mode === "extend"
+    ? `Extending “${job.request.prompt}”: say what happens next.`
+    : `Modifying “${job.request.prompt}”: say what it becomes.`;
+  $("prompt").value = "";
+  $("video").value = "";
+  $("prompt").focus();
+}
+
 // One timer refreshes every job on the page that is not finished yet.
 function poll() {
   if (state.polling) return;
@@ -278,6 +298,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("generate-form").addEventListener("submit", submitJob);
   $("model").addEventListener("change", describeModel);
   $("more").addEventListener("click", () => loadJobs(false));
+  $("source-clear").addEventListener("click", () => setSource(null));
   const key = keyFromLink() || localStorage.getItem(KEY_STORE);
   if (key) useKey(key);
   else $("key-state").textContent = "Enter an API key (`kinora keys create`).";

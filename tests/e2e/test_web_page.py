@@ -149,3 +149,26 @@ def test_a_wrong_key_is_refused_and_nothing_is_listed(page, live_server):
     sync_api.expect(page.locator("#key-state")).to_contain_text("Key refused")
     assert page.locator(".job").count() == 0
     assert page.evaluate("localStorage.getItem('kinora.apiKey')") is None
+
+
+def test_a_finished_video_is_extended_from_its_card(page, live_server):
+    made = httpx.post(f"{live_server.base}/generate", headers=live_server.headers,
+                      json={"prompt": "a kite rising", "duration": 1, "width": 256, "height": 144}).json()
+    connect(page, live_server)
+    first = card_of(page, "a kite rising")
+    sync_api.expect(first.locator(".badge")).to_have_text("completed", timeout=WAIT_MS)
+
+    first.locator(".extend").click()
+    sync_api.expect(page.locator("#source")).to_contain_text("Extending “a kite rising”")
+    page.fill("#prompt", "the kite loops in the wind")
+    page.fill("#duration", "1")
+    page.click("#submit")
+    sync_api.expect(page.locator("#source")).to_be_hidden()  # one request only
+
+    card = card_of(page, "the kite loops in the wind")
+    sync_api.expect(card.locator(".badge")).to_have_text("completed", timeout=WAIT_MS)
+    job = httpx.get(f"{live_server.base}/jobs/{card.get_attribute('data-id')}", headers=live_server.headers).json()
+    assert job["request"]["mode"] == "extend" and job["request"]["video"]["job_id"] == made["id"]
+    # The extension starts with the kite's own second (include_input) and adds one more.
+    assert job["output"]["seconds"] == pytest.approx(2, abs=0.1)
+    assert (job["output"]["width"], job["output"]["height"]) == (256, 144)  # follows its input
