@@ -280,7 +280,12 @@ function poll() {
     await Promise.all(open.map(async (card) => {
       try {
         showJob(await json(`/jobs/${card.job.id}`), { first: false });
-      } catch { /* a network blip: try again on the next tick */ }
+      } catch (err) {
+        if (err.status === 404) {  // deleted meanwhile (DELETE /v1/videos/{id})
+          state.cards.delete(card.job.id);
+          card.remove();
+        }  // otherwise a network blip: try again on the next tick
+      }
     }));
     if ([...state.cards.values()].some((card) => !TERMINAL.has(card.job.status))) poll();
   }, POLL_MS);
