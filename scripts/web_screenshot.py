@@ -1,10 +1,10 @@
 """Screenshot the web page as a newcomer sees it after `make run`: three prompts made by the embedded default.
 
-    python scripts/web_screenshot.py [--out docs/web-page.png]
+    python scripts/web_screenshot.py [--out docs/web-page.jpg]
 
 Starts `kinora serve` (embedded mode, the default model, a fresh data folder in a temporary directory), opens
 the link it prints in Debian's Chromium through Playwright, submits the prompts from the page and waits for
-the videos to play.
+the videos to play (seeds 0, 1, 2).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import expect, sync_playwright
 
-PROMPTS = ("a red ball bouncing on a blue background", "une étoile jaune qui tourne sur fond violet",
+PROMPTS = ("a red ball bouncing on a blue background", "une balle blanche qui tombe sur fond noir",
            "a small white car moving left on a night sky")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("docs/web-page.png"))
+    parser.add_argument("--out", type=Path, default=Path("docs/web-page.jpg"))
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
@@ -70,16 +70,20 @@ def shoot(link: str, out: Path) -> None:
         page = browser.new_page(viewport={"width": 1200, "height": 760})
         page.goto(link)
         expect(page.locator("#key-state")).to_have_text("Connected.", timeout=60_000)
-        for prompt in PROMPTS:
+        page.click("#advanced summary")
+        for seed, prompt in enumerate(PROMPTS):
             page.fill("#prompt", prompt)
             page.fill("#duration", "2")
+            page.fill("#seed", str(seed))
             page.click("#submit")
+        page.fill("#seed", "")
+        page.click("#advanced summary")
         for index in range(len(PROMPTS)):
             expect(page.locator(".job .badge").nth(index)).to_have_text("completed", timeout=120_000)
         page.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 2)")
         page.fill("#prompt", "a green triangle growing on a sunny sky")
         out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out))
+        page.screenshot(path=str(out), type="jpeg", quality=85)
         browser.close()
 
 
