@@ -131,7 +131,7 @@ function showFormError(message, param) {
   const box = $("form-error");
   box.textContent = message;
   box.hidden = !message;
-  document.querySelectorAll("#generate-form .invalid").forEach((el) => el.classList.remove("invalid"));
+  document.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
   const field = param && document.getElementById(param.split(".")[0]);
   if (field) {
     field.classList.add("invalid");
