@@ -32,6 +32,7 @@ from models.kinora_dit.captions import caption_with_attributes
 from models.kinora_dit.pipeline import (
     DetailHead,
     Network,
+    ShapeHead,
     TokenPositions,
     encode_text,
     load_network,
@@ -58,7 +59,7 @@ DEFAULTS = {
     "checkpoint_every": 500, "min_sigma": 0.2, "uniform_sigma": 0.0, "sigma_shift": 1.0,
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
     "token_positions": False, "final_lr": None, "unshifted_sigma": 0.0,
-    "detail_head": False, "object_weight": 0.0, "sizes": None,
+    "detail_head": False, "shape_head": False, "object_weight": 0.0, "sizes": None, "train_parts": None,
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -126,13 +127,15 @@ def noise_levels(count: int, rng: torch.Generator, config: dict) -> torch.Tensor
 
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
             config: dict, pooled: torch.Tensor | None = None, positions: TokenPositions | None = None,
-            detail: DetailHead | None = None, weights: torch.Tensor | None = None) -> torch.Tensor:
+            detail: DetailHead | None = None, weights: torch.Tensor | None = None,
+            shape: ShapeHead | None = None) -> torch.Tensor:
     """Rectified flow on x = (1 - σ)·clip + σ·noise at levels from ``noise_levels``, scored by ``flow_loss``."""
     sigma = noise_levels(video.shape[0], rng, config).to(video.device)
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
-    clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions, detail)
+    clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions, detail,
+                          shape)
     return flow_loss(clean, video, sigma, config["min_sigma"], weights)
 
 
@@ -190,6 +193,13 @@ def learning_rate(config: dict, step: int, warm_from: int) -> float:
     return float(cosine * warm)
 
 
+def trains(config: dict, part: str) -> bool:
+    """Whether the run trains ``part`` (a ``Network`` field or an auxiliary head): every part, or with
+    ``train_parts`` set only those named. A head trained alone on a frozen transformer costs its forward pass
+    only: nothing before the head needs gradients."""
+    return config["train_parts"] is None or part in config["train_parts"]
+
+
 def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
           init: Path | None = None, until: int | None = None) -> dict:
     """Train (or resume) a run in ``out``. ``init``: start from exported weights (e.g. the shipped ones, so
@@ -200,7 +210,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
     built = make_network(config)
-    transformer, pooler, positions, detail = built
+    transformer, pooler, positions, detail, shape = built
     # One module for every part, so the optimiser and the EMA see everything the loss trains.
     parts = {name: part for name, part in built._asdict().items() if part is not None}
     if pooler is not None and config["text_aux"]:
@@ -208,9 +218,15 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     if pooler is not None and config["text_classes"]:
         parts["classes"] = torch.nn.Linear(config["width"], sum(len(vocab) for vocab in ATTRIBUTES.values()))
     heads = [name for name in ("coarse", "classes") if name in parts]  # trained, checkpointed, never exported
+    unknown = set(config["train_parts"] or ()) - set(parts)
+    if unknown:
+        raise ValueError(f"train_parts names no part of this network: {sorted(unknown)} (it has {sorted(parts)})")
     network = torch.nn.ModuleDict(parts).to(device)
     ema = copy.deepcopy(network).requires_grad_(False)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=config["lr"], weight_decay=0.01)
+    for name, part in network.items():
+        part.requires_grad_(trains(config, name))
+    optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=config["lr"],
+                                  weight_decay=0.01)
 
     def parts_of(net: torch.nn.ModuleDict) -> Network:
         return Network(*(net[name] if name in net else None for name in Network._fields))  # noqa: SIM401
@@ -266,10 +282,11 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, warm_from)
         pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
-        loss = loss_on(transformer, video, text, mask, noise_rng, config, pooled, positions, detail, weights)
-        if "coarse" in network:
+        loss = loss_on(transformer, video, text, mask, noise_rng, config, pooled, positions, detail, weights,
+                       shape)
+        if "coarse" in network and trains(config, "coarse"):
             loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooled, video)
-        if "classes" in network and (labels != UNSTATED).any():
+        if "classes" in network and trains(config, "classes") and (labels != UNSTATED).any():
             loss = loss + config["text_classes"] * class_loss(network["classes"], pooled, labels.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

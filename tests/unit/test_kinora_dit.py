@@ -14,6 +14,7 @@ from models.kinora_dit.captions import parse_prompt
 from models.kinora_dit.pipeline import (
     DetailHead,
     KinoraDiTPipeline,
+    ShapeHead,
     TokenPositions,
     encode_text,
     load_network,
@@ -275,15 +276,16 @@ def test_training_goes_on_from_exported_weights(tmp_path):
     assert all(torch.equal(loaded[k].half(), v) for k, v in start.items())
 
 
-def test_the_pooled_prompt_token_positions_and_detail_head_join_weights_trained_without_them_and_learn(tmp_path):
+def test_the_pooled_prompt_token_positions_and_heads_join_weights_trained_without_them_and_learn(tmp_path):
     config = load_config(None) | SMALL | {"steps": 2, "pooled_text": False}
     train(config, tmp_path / "a", resume=False, minutes=None)
     plain = load_pipeline(export(tmp_path / "a", tmp_path / "a.safetensors"))
     assert plain.text_pooler is None and plain.token_positions is None and plain.detail_head is None
-    # Continued with a pooled prompt, token positions and a detail head, the network starts computing exactly
-    # what it did.
-    extended = config | {"pooled_text": True, "token_positions": True, "detail_head": True,
-                         "prediction": "clean"}  # the detail head corrects a predicted clean clip
+    assert plain.shape_head is None
+    # Continued with a pooled prompt, token positions, a detail head and a shape head, the network starts
+    # computing exactly what it did.
+    extended = config | {"pooled_text": True, "token_positions": True, "detail_head": True, "shape_head": True,
+                         "prediction": "clean"}  # the heads correct a predicted clean clip
     network = make_network(extended)
     load_network(network, load_file(str(tmp_path / "a.safetensors")))
     text, mask = encode_text(plain.text_encoder, plain.tokenizer, ["a red ball", ""])
@@ -291,17 +293,30 @@ def test_the_pooled_prompt_token_positions_and_detail_head_join_weights_trained_
     with torch.no_grad():
         before = predict_clean(plain.transformer, x, sigma, text, mask, "clean")
         after = predict_clean(network.transformer, x, sigma, text, mask, "clean", network.pooler(text, mask),
-                              network.positions, network.detail)
+                              network.positions, network.detail, network.shape)
     assert torch.equal(before, after)
     # ... then trains them, and the export carries them to the pipeline.
     train(extended | {"steps": 4}, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
     pipe = load_pipeline(export(tmp_path / "b", tmp_path / "b.safetensors"))
     assert pipe.text_pooler.out.weight.abs().sum() > 0 and pipe.token_positions.out.weight.abs().sum() > 0
-    assert pipe.detail_head.out.weight.abs().sum() > 0
+    assert pipe.detail_head.out.weight.abs().sum() > 0 and pipe.shape_head.out.weight.abs().sum() > 0
     video = pipe(prompt="a red ball", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).frames[0]
     assert video.shape == (16, 32, 32, 3)
     wide = pipe(prompt="a red ball", width=40, height=24, num_inference_steps=2).frames[0]  # any grid has positions
     assert wide.shape == (16, 24, 40, 3)
+
+
+def test_a_run_can_train_one_part_and_leave_the_rest_as_loaded(tmp_path):
+    config = load_config(None) | SMALL | {"steps": 2, "prediction": "clean"}
+    train(config, tmp_path / "a", resume=False, minutes=None)
+    start = load_file(str(export(tmp_path / "a", tmp_path / "a.safetensors", raw=True)))
+    alone = config | {"steps": 4, "shape_head": True, "train_parts": ["shape"]}
+    train(alone, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
+    trained = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(trained[k].half(), v) for k, v in start.items())  # every loaded part as it was
+    assert any(trained[k].abs().sum() > 0 for k in trained if k.startswith("shape_head.out."))  # the head moved
+    with pytest.raises(ValueError, match="names no part"):
+        train(alone | {"train_parts": ["shapes"]}, tmp_path / "c", resume=False, minutes=None)
 
 
 def test_the_detail_head_corrects_the_clip_from_each_pixels_neighbours_in_its_frame():
@@ -320,6 +335,27 @@ def test_the_detail_head_corrects_the_clip_from_each_pixels_neighbours_in_its_fr
     # Four 3×3 convolutions: the pixel reaches four pixels each way, in its own frame only.
     assert moved[5, 6:15, 16:25].all() and moved.sum() == 81
     assert not torch.allclose(level, before)  # the noise level enters too
+
+
+def test_the_shape_head_sees_about_twenty_pixels_of_its_frame_and_the_prompt():
+    head = ShapeHead(text_width=8)
+    clean = torch.rand(1, 3, 16, 40, 48)
+    sigma, pooled = torch.tensor([0.5]), torch.zeros(1, 8)
+    noisy = 0.5 * clean + 0.5 * torch.randn(1, 3, 16, 40, 48)
+    with torch.no_grad():
+        assert torch.equal(head(noisy, clean, sigma, pooled), clean)  # starts at zero
+        for layer in (head.out, head.film):
+            torch.nn.init.normal_(layer.weight, std=0.1)
+        before = head(noisy, clean, sigma, pooled)
+        changed = noisy.clone()
+        changed[:, :, 5, 20, 24] += 1.0  # one pixel of one frame
+        moved = (head(changed, clean, sigma, pooled) - before).abs().amax(dim=1)[0] > 0
+        prompted = head(noisy, clean, sigma, torch.ones(1, 8))
+    # Its own frame only, out to about ten pixels each way (the half-resolution level widens the reach).
+    rows, cols = moved[5].nonzero().T
+    assert moved.sum() == moved[5].sum() and 8 <= rows.max() - 20 <= 12 and 8 <= 20 - rows.min() <= 12
+    assert 8 <= cols.max() - 24 <= 12 and moved[5].sum() > 300
+    assert not torch.allclose(prompted, before)  # the prompt enters
 
 
 def test_token_positions_follow_the_patch_order():
