@@ -23,3 +23,16 @@ def test_the_report_counts_what_was_drawn_instead_of_each_stated_value():
     merged = report.merged(report)
     assert merged.count("shape") == 2 * report.count("shape")
     assert merged.by_value("shape") == [(v, 2 * r, 2 * t, w + w) for v, r, t, w in report.by_value("shape")]
+
+
+def test_the_noise_probe_gives_each_level_a_reading_per_clip_and_the_clip_back_under_little_noise():
+    from bench.shape_by_noise import readings, scenes_of
+    from models.kinora_dit.pipeline import load_builtin
+
+    scenes = scenes_of("ball", 4, seed=1)
+    assert {s.shape for s in scenes} == {"ball"} and len({(s.color, s.background, s.seed) for s in scenes}) == 4
+    out = readings(load_builtin(), scenes, [0.9, 0.02], size=32, seed=0)
+    assert list(out) == [0.9, 0.02] and all(sum(seen.values()) == 4 for seen, _ in out.values())
+    # Under almost no noise the shipped network hands back the clip it was given; under nearly pure noise it
+    # can only guess.
+    assert out[0.02][0]["ball"] == 4 and out[0.02][1] < 0.01 < out[0.9][1]
