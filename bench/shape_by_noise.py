@@ -48,14 +48,13 @@ def to_frames(clips: torch.Tensor) -> np.ndarray:
 def readings(pipe: KinoraDiTPipeline, scenes: list[Scene], sigmas: list[float], size: FrameSize,
              seed: int) -> dict[float, tuple[Counter, float]]:
     """Per σ: the shapes the judge reads off the network's clean clips, and their mean squared error."""
-    clips = torch.from_numpy(np.stack([render(s, size=size) for s in scenes])).float().div(127.5).sub(1)
-    clips = clips.permute(0, 4, 1, 2, 3)
+    clips = torch.cat([KinoraDiTPipeline.video_to_tensor(render(s, size=size)) for s in scenes])
     captions = [caption(s, np.random.default_rng([seed, i]), "en") for i, s in enumerate(scenes)]
     text, mask = encode_text(pipe.text_encoder, pipe.tokenizer, captions)
     pooled = pipe.text_pooler(text, mask) if pipe.text_pooler is not None else None
+    noise = torch.randn(clips.shape, generator=torch.Generator().manual_seed(seed))  # the same at every level
     out = {}
     for sigma in sigmas:
-        noise = torch.randn(clips.shape, generator=torch.Generator().manual_seed(seed))
         level = torch.full((len(scenes),), sigma)
         clean = predict_clean(pipe.transformer, (1 - sigma) * clips + sigma * noise, level, text, mask,
                               pipe.config.prediction, pooled, pipe.token_positions, pipe.detail_head,
