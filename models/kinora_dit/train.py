@@ -60,6 +60,7 @@ DEFAULTS = {
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
     "token_positions": False, "final_lr": None, "unshifted_sigma": 0.0,
     "detail_head": False, "shape_head": False, "object_weight": 0.0, "sizes": None, "train_parts": None,
+    "own_input": 0.0, "own_gap": [0.05, 0.4],
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -134,9 +135,45 @@ def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Te
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
     noisy = (1 - s) * video + s * noise
+    if config["own_input"] > 0:
+        noisy = own_inputs(transformer, video, noisy, sigma, rng, config, text, mask, pooled, positions, detail,
+                           shape)
     clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions, detail,
                           shape)
     return flow_loss(clean, video, sigma, config["min_sigma"], weights)
+
+
+def own_inputs(transformer, video: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor,  # type: ignore[no-untyped-def]
+               rng: torch.Generator, config: dict, text: torch.Tensor, mask: torch.Tensor,
+               pooled: torch.Tensor | None, positions: TokenPositions | None, detail: DetailHead | None,
+               shape: ShapeHead | None) -> torch.Tensor:
+    """``noisy`` with a share ``own_input`` of its clips replaced by what the sampler itself would hand the
+    network at their σ: the clip noised to a higher level σ' = σ + a gap drawn from ``own_gap`` (at most 1),
+    the network's clean clip for it (no gradient), and one Euler step down to σ from there,
+    ``clean' + (σ / σ')·(x' − clean')`` (were the guess the true clip, exactly a noisy clip at σ). The target stays
+    the true clip.
+
+    Trained on true noisy clips only, the low noise levels learn to sharpen what the input shows; sampling
+    hands them instead the network's own blurred guess from the level above (a blob where the prompt says
+    star), and the detail head turns what it does not recognise into speckle. Here they learn to finish the
+    network's own guesses."""
+    count = video.shape[0]
+    chosen = torch.rand(count, generator=rng) < config["own_input"]
+    low, high = config["own_gap"]
+    gap = low + (high - low) * torch.rand(count, generator=rng)
+    noise = torch.randn(video.shape, generator=rng)
+    rows = chosen.nonzero().flatten().to(video.device)
+    if len(rows) == 0:
+        return noisy
+    lower = sigma[rows]
+    upper = (lower + gap.to(video.device)[rows]).clamp(max=1.0)
+    u = upper.view(-1, 1, 1, 1, 1)
+    start = (1 - u) * video[rows] + u * noise.to(video.device)[rows]
+    with torch.no_grad():
+        guess = predict_clean(transformer, start, upper, text[rows], mask[rows], config["prediction"],
+                              pooled[rows] if pooled is not None else None, positions, detail, shape).clamp(-1, 1)
+    stepped = guess + (lower / upper).view(-1, 1, 1, 1, 1) * (start - guess)
+    return noisy.index_copy(0, rows, stepped)
 
 
 def flow_loss(predicted: torch.Tensor, video: torch.Tensor, sigma: torch.Tensor, min_sigma: float,

@@ -36,6 +36,7 @@ from models.kinora_dit.train import (
     learning_rate,
     load_config,
     noise_levels,
+    own_inputs,
     pixel_weights,
     train,
 )
@@ -317,6 +318,40 @@ def test_a_run_can_train_one_part_and_leave_the_rest_as_loaded(tmp_path):
     assert any(trained[k].abs().sum() > 0 for k in trained if k.startswith("shape_head.out."))  # the head moved
     with pytest.raises(ValueError, match="names no part"):
         train(alone | {"train_parts": ["shapes"]}, tmp_path / "c", resume=False, minutes=None)
+
+
+def test_a_share_of_inputs_is_one_sampler_step_from_the_networks_own_guess_at_a_higher_level(tmp_path):
+    config = load_config(None) | SMALL | {"prediction": "clean", "detail_head": True, "own_input": 0.5,
+                                          "own_gap": [0.1, 0.3]}
+    network = make_network(config)
+    video = torch.rand((64, 3, 16, 16, 16), generator=torch.Generator().manual_seed(1)) * 2 - 1
+    text, mask = torch.randn(64, 5, 384), torch.ones(64, 5, dtype=torch.long)
+    pooled = network.pooler(text, mask)
+    sigma = torch.rand(64, generator=torch.Generator().manual_seed(2)) * 0.9
+    noisy = (1 - sigma.view(-1, 1, 1, 1, 1)) * video + sigma.view(-1, 1, 1, 1, 1) * torch.randn(video.shape)
+    args = (config, text, mask, pooled, network.positions, network.detail, network.shape)
+    mixed = own_inputs(network.transformer, video, noisy, sigma, torch.Generator().manual_seed(3), *args)
+    assert not mixed.requires_grad  # the guess is made without gradients
+    # The same draws again: which clips, the gaps, the noise at the higher level.
+    rng = torch.Generator().manual_seed(3)
+    chosen = torch.rand(64, generator=rng) < 0.5
+    gap = 0.1 + 0.2 * torch.rand(64, generator=rng)
+    noise = torch.randn(video.shape, generator=rng)
+    assert 20 < chosen.sum() < 44
+    assert torch.equal(mixed[~chosen], noisy[~chosen])  # the rest are the plain noisy clips
+    for i in chosen.nonzero().flatten()[:3].tolist():
+        upper = min(sigma[i].item() + gap[i].item(), 1.0)
+        start = (1 - upper) * video[i:i + 1] + upper * noise[i:i + 1]
+        with torch.no_grad():
+            guess = predict_clean(network.transformer, start, torch.tensor([upper]), text[i:i + 1], mask[i:i + 1],
+                                  "clean", pooled[i:i + 1], network.positions, network.detail).clamp(-1, 1)
+        expected = guess + sigma[i] / upper * (start - guess)
+        assert torch.allclose(mixed[i:i + 1], expected, atol=1e-5)
+    # A run trains with them and stays reproducible.
+    run = config | {"steps": 2}
+    first = train(run, tmp_path / "a", resume=False, minutes=None)
+    assert np.isfinite(first["loss_last_100"])
+    assert train(run, tmp_path / "b", resume=False, minutes=None) == first
 
 
 def test_the_detail_head_corrects_the_clip_from_each_pixels_neighbours_in_its_frame():
