@@ -1,7 +1,8 @@
 """At which noise level Kinora's own model loses an object's shape: true clips noised to σ, denoised in one pass.
 
     OMP_WAIT_POLICY=PASSIVE python bench/shape_by_noise.py [--weights A.safetensors --weights B.safetensors] \\
-        [--clips 8] [--sigmas 0.9,0.7,0.5,0.3,0.2,0.1] [--shapes star,sun,ball] [--size 32] [--seed 0]
+        [--clips 8] [--sigmas 0.9,0.7,0.5,0.3,0.2,0.1] [--shapes star,sun,ball] [--size 32] [--seed 0] \\
+        [--say sun]
 
 For each shape, ``--clips`` training-split scenes are redrawn with that shape, rendered, noised to each σ (the
 same noise for every weights file) and given to the network with their English captions; the judge
@@ -10,6 +11,9 @@ the clean render itself reads right (the judge's ceiling), then per σ how often
 its mean squared error (pixels in [−1, 1]). Sampling from pure noise settles the shape somewhere on the way
 down: a shape right at σ = 0.2 and wrong at 0.5 is drawn only if the sampler's clip at 0.5 already shows it.
 Several ``--weights`` are measured one after the other on the same clips, so their rows compare directly.
+``--say SHAPE`` captions every clip with that shape instead of its own (the same words otherwise), and each cell
+shows first how often the clip was read as that shape: how much the shape word itself decides what the network
+draws at each level, against the clip in front of it.
 """
 
 from __future__ import annotations
@@ -46,10 +50,12 @@ def to_frames(clips: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def readings(pipe: KinoraDiTPipeline, scenes: list[Scene], sigmas: list[float], size: FrameSize,
-             seed: int) -> dict[float, tuple[Counter, float]]:
-    """Per σ: the shapes the judge reads off the network's clean clips, and their mean squared error."""
+             seed: int, say: str | None = None) -> dict[float, tuple[Counter, float]]:
+    """Per σ: the shapes the judge reads off the network's clean clips, and their mean squared error.
+    ``say``: the shape the captions name (default: each clip's own)."""
     clips = torch.cat([KinoraDiTPipeline.video_to_tensor(render(s, size=size)) for s in scenes])
-    captions = [caption(s, np.random.default_rng([seed, i]), "en") for i, s in enumerate(scenes)]
+    said = [dataclasses.replace(s, shape=say) if say else s for s in scenes]
+    captions = [caption(s, np.random.default_rng([seed, i]), "en") for i, s in enumerate(said)]
     text, mask = encode_text(pipe.text_encoder, pipe.tokenizer, captions)
     pooled = pipe.text_pooler(text, mask) if pipe.text_pooler is not None else None
     noise = torch.randn(clips.shape, generator=torch.Generator().manual_seed(seed))  # the same at every level
@@ -72,6 +78,7 @@ def main() -> None:
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--size", type=parse_frame_size, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--say", choices=SHAPES, help="the shape every caption names (default: the clip's own)")
     args = parser.parse_args()
     sigmas = [float(s) for s in args.sigmas.split(",")]
     shapes = args.shapes.split(",")
@@ -79,15 +86,23 @@ def main() -> None:
     if unknown:
         parser.error(f"--shapes: unknown {sorted(unknown)} (known: {', '.join(SHAPES)})")
     scenes = {shape: scenes_of(shape, args.clips, args.seed) for shape in shapes}
-    print(f"{args.clips} clips per shape, size {args.size}; per σ: clean clips read as the shape (error)")
-    print(f"{'weights':<28}{'shape':<10}{'render':>8}" + "".join(f"{f'σ={s}':>16}" for s in sigmas))
+    said = f", captions say {args.say} (cells: read as {args.say}|as the clip's own shape)" if args.say else ""
+
+    def told(seen: Counter, shape: str) -> str:
+        return f"{seen[args.say]}|" if args.say and args.say != shape else ""
+
+    print(f"{args.clips} clips per shape, size {args.size}{said}; per σ: clean clips read as the shape (error)")
+    cell = 20 if args.say else 16
+    print(f"{'weights':<28}{'shape':<10}{'render':>8}" + "".join(f"{f'σ={s}':>{cell}}" for s in sigmas))
     for weights in args.weights or [WEIGHTS]:
         pipe = load_pipeline(weights)
         for shape in shapes:
             ceiling = sum(read_clip(render(s, size=args.size)).shape == shape for s in scenes[shape])
-            cells = [f"{seen[shape]:>3}/{args.clips} ({error:.4f})"
-                     for seen, error in readings(pipe, scenes[shape], sigmas, args.size, args.seed).values()]
-            print(f"{weights.name:<28}{shape:<10}{f'{ceiling}/{args.clips}':>8}" + "".join(f"{c:>16}" for c in cells))
+            cells = [f"{told(seen, shape)}{seen[shape]}/{args.clips} ({error:.4f})"
+                     for seen, error in readings(pipe, scenes[shape], sigmas, args.size, args.seed,
+                                                      args.say).values()]
+            row = f"{weights.name:<28}{shape:<10}{f'{ceiling}/{args.clips}':>8}"
+            print(row + "".join(f"{c:>{cell}}" for c in cells))
 
 
 if __name__ == "__main__":

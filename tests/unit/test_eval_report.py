@@ -36,3 +36,7 @@ def test_the_noise_probe_gives_each_level_a_reading_per_clip_and_the_clip_back_u
     # Under almost no noise the shipped network hands back the clip it was given; under nearly pure noise it
     # can only guess.
     assert out[0.02][0]["ball"] == 4 and out[0.02][1] < 0.01 < out[0.9][1]
+    # Captions that name another shape: under almost no noise the clip in front of the network still wins;
+    # under nearly pure noise the words change what it draws.
+    told = readings(load_builtin(), scenes, [0.9, 0.02], size=32, seed=0, say="square")
+    assert told[0.02][0]["ball"] == 4 and told[0.02][1] < 0.01 and told[0.9][1] != out[0.9][1]
