@@ -57,6 +57,13 @@ def make_transformer(width: int = 192, depth: int = 6, head_dim: int = 32) -> LT
     )
 
 
+def fourier(x: torch.Tensor, count: int) -> torch.Tensor:
+    """Sines then cosines of π·x·k, k = 1..count, for each of the last axis's n values: (..., n) → (..., n·2·count),
+    value by value. How the token positions and the heads take in a fraction (a place in the clip, a noise level)."""
+    angles = torch.pi * x.unsqueeze(-1) * torch.arange(1, count + 1, device=x.device)
+    return torch.cat([angles.sin(), angles.cos()], dim=-1).flatten(-2)
+
+
 class TextPooler(torch.nn.Module):
     """The prompt as one vector added to the transformer's timestep embedding, so it sets the scale, shift and
     gate of every block (adaLN, as class labels condition DiT): a few learned queries attend over MiniLM's
@@ -103,9 +110,8 @@ class TokenPositions(torch.nn.Module):
         """(frames·height·width, width) embeddings for a grid of tokens, in ``patchify``'s order."""
         device = self.out.weight.device
         axes = [(torch.arange(n, device=device) + 0.5) / n for n in (frames, height, width)]
-        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3, 1)
-        angles = torch.pi * grid * torch.arange(1, self.multiples + 1, device=device)
-        return self.out(torch.cat([angles.sin(), angles.cos()], dim=-1).flatten(1))
+        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
+        return self.out(fourier(grid, self.multiples))
 
 
 class DetailHead(torch.nn.Module):
@@ -134,8 +140,7 @@ class DetailHead(torch.nn.Module):
     def forward(self, noisy: torch.Tensor, clean: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """The corrected clean clip, from the noisy clip and the transformer's (both (B, 3, F, H, W)) at σ (B,)."""
         s = sigma.view(-1, 1, 1, 1, 1)
-        angles = torch.pi * sigma.view(-1, 1) * torch.arange(1, self.frequencies + 1, device=sigma.device)
-        level = self.noise_level(torch.cat([angles.sin(), angles.cos()], dim=1)).view(len(sigma), -1, 1, 1, 1)
+        level = self.noise_level(fourier(sigma.view(-1, 1), self.frequencies)).view(len(sigma), -1, 1, 1, 1)
         x = torch.cat([clean, noisy - (1 - s) * clean], dim=1)
         for i, conv in enumerate(self.convs):
             x = torch.nn.functional.silu(conv(x) + (level if i == 0 else 0))
@@ -175,8 +180,7 @@ class ShapeHead(torch.nn.Module):
         the prompt ``pooled`` (B, text_width)."""
         b, _, f, h, w = clean.shape
         s = sigma.view(-1, 1, 1, 1, 1)
-        angles = torch.pi * sigma.view(-1, 1) * torch.arange(1, self.frequencies + 1, device=sigma.device)
-        film = self.film(torch.cat([pooled, angles.sin(), angles.cos()], dim=1))
+        film = self.film(torch.cat([pooled, fourier(sigma.view(-1, 1), self.frequencies)], dim=1))
         film = film.repeat_interleave(f, dim=0).view(b * f, len(self.mids), 2, self.inner, 1, 1)
         x = torch.cat([clean, noisy - (1 - s) * clean], dim=1).transpose(1, 2).reshape(b * f, 6, h, w)
         top = torch.nn.functional.silu(self.inp(x))
