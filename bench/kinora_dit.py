@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=123)
     parser.add_argument("--sigma-max", type=float, default=SAMPLING_SIGMA_MAX, help="noise level sampling starts at")
     parser.add_argument("--shift", type=float, help="the sampler's schedule shift (default: the training's)")
+    parser.add_argument("--stochastic", action="store_true",
+                        help="each step draws fresh noise around the predicted clip (stochastic_sampling)")
     parser.add_argument("--size", type=parse_frame_size, default=32,
                         help="native frame size: a side, or WIDTHxHEIGHT (16:9 requests sample 40x24, 9:16 24x40)")
     args = parser.parse_args()
@@ -68,8 +70,9 @@ def main() -> None:
     if args.tail is not None:
         tail = () if args.tail == "none" else tuple(float(v) for v in args.tail.split(","))
         pipe.register_to_config(tail_sigmas=tail)
-    if args.shift is not None:
-        pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=args.shift)
+    if args.shift is not None or args.stochastic:
+        pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=args.shift or pipe.scheduler.config.shift,
+                                                         stochastic_sampling=args.stochastic)
     grains: list[float] = []
     width, height = frame_size(args.size)
 
@@ -85,10 +88,11 @@ def main() -> None:
     sample_s = time.perf_counter() - start
     reports: dict[str, EvalReport] = {split: evaluate(generate, prompts(split, args.prompts, args.seed), args.seed)
                                       for split in ("heldout", "train")}
+    stochastic = ", stochastic" if args.stochastic else ""
     print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance} "
           f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
           f"sigma_max {args.sigma_max}, "
-          f"shift {pipe.scheduler.config.shift}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
+          f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")
     for key in KEYS:
