@@ -8,7 +8,8 @@ For each shape, ``--clips`` training-split scenes are redrawn with that shape, r
 same noise for every weights file) and given to the network with their English captions; the judge
 (``models/kinora_dit/checker.py``) reads the shape of the network's clean clip. Printed per shape: how often
 the clean render itself reads right (the judge's ceiling), then per σ how often the network's clip does and
-its mean squared error (pixels in [−1, 1]). Sampling from pure noise settles the shape somewhere on the way
+its mean squared error (pixels in [−1, 1]; a network over latents is noised and denoised in latents, its
+clip decoded). Sampling from pure noise settles the shape somewhere on the way
 down: a shape right at σ = 0.2 and wrong at 0.5 is drawn only if the sampler's clip at 0.5 already shows it.
 Several ``--weights`` are measured one after the other on the same clips, so their rows compare directly.
 ``--say SHAPE`` captions every clip with that shape instead of its own (the same words otherwise), and each cell
@@ -58,13 +59,15 @@ def readings(pipe: KinoraDiTPipeline, scenes: list[Scene], sigmas: list[float], 
     captions = [caption(s, np.random.default_rng([seed, i]), "en") for i, s in enumerate(said)]
     text, mask = encode_text(pipe.text_encoder, pipe.tokenizer, captions)
     pooled = pipe.text_pooler(text, mask) if pipe.text_pooler is not None else None
-    noise = torch.randn(clips.shape, generator=torch.Generator().manual_seed(seed))  # the same at every level
+    target = pipe.to_space(clips)  # the network's own space: the clips themselves, or their latents
+    noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(seed))  # the same at every level
     out = {}
     for sigma in sigmas:
         level = torch.full((len(scenes),), sigma)
-        clean = predict_clean(pipe.transformer, (1 - sigma) * clips + sigma * noise, level, text, mask,
+        clean = predict_clean(pipe.transformer, (1 - sigma) * target + sigma * noise, level, text, mask,
                               pipe.config.prediction, pooled, pipe.token_positions, pipe.detail_head,
-                              pipe.shape_head).clamp(-1, 1)
+                              pipe.shape_head, pipe.patch)
+        clean = (pipe.autoencoder.decode(clean) if pipe.autoencoder is not None else clean).clamp(-1, 1)
         out[sigma] = (Counter(read_clip(frames).shape for frames in to_frames(clean)),
                       float((clean - clips).square().mean()))
     return out

@@ -1,8 +1,8 @@
-"""Kinora's own small video model: a pixel-space diffusion transformer served as a diffusers pipeline.
+"""Kinora's own small video model: a diffusion transformer served as a diffusers pipeline.
 
 The transformer is diffusers' ``LTXVideoTransformer3DModel`` at a small size, working on pixel patches
-(``PATCH`` frames × pixels × pixels, 3 channels) instead of VAE latents: at 32×32 a VAE buys little and costs
-coherence. Text conditioning is the frozen all-MiniLM-L6-v2's token states, through cross-attention and
+(``PATCH`` frames × pixels × pixels, 3 channels), or, for weights trained so (``latent_channels``), on the latents
+of a tiny frame autoencoder (``autoencoder.py``; ``LATENT_PATCH`` cells a token). Text conditioning is the frozen all-MiniLM-L6-v2's token states, through cross-attention and
 through a learned pooling (``TextPooler``) added to the timestep embedding (MiniLM's own pooled vector barely
 separates "red ball on blue" from "blue ball on red"). Trained with rectified flow, the network predicts the
 clean clip; sampling converts that to the flow velocity for a diffusers Euler scheduler, its schedule shifted
@@ -25,9 +25,11 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from models.kinora_dit.autoencoder import FACTOR, FrameAutoencoder
 from models.text_encoder import HIDDEN_SIZE, load_minilm
 
-PATCH = (2, 8, 8)  # frames, height, width per token
+PATCH = (2, 8, 8)  # frames, height, width per token, in pixel space
+LATENT_PATCH = (2, 2, 2)  # frames, rows, columns of latent cells per token: as many tokens as PATCH in pixels
 MAX_TOKENS = 32  # caption tokens kept (the captions are short)
 # Rotary positions: LTX divides token coordinates by 2048 in space; scaled by 32 as LTX-Video itself does,
 # neighbouring patches are 1/64 apart, so more of the rotary frequencies tell them apart.
@@ -48,8 +50,9 @@ SAMPLING_TAIL = (0.1, 0.07, 0.05, 0.035, 0.02, 0.01)
 GUIDANCE_MIN_SIGMA = 0.3
 
 
-def make_transformer(width: int = 192, depth: int = 6, head_dim: int = 32) -> LTXVideoTransformer3DModel:
-    channels = 3 * PATCH[0] * PATCH[1] * PATCH[2]
+def make_transformer(width: int = 192, depth: int = 6, head_dim: int = 32,
+                     channels: int = 3 * PATCH[0] * PATCH[1] * PATCH[2]) -> LTXVideoTransformer3DModel:
+    """The transformer for tokens of ``channels`` values (a pixel patch by default)."""
     return LTXVideoTransformer3DModel(
         in_channels=channels, out_channels=channels, patch_size=1, patch_size_t=1,
         num_attention_heads=width // head_dim, attention_head_dim=head_dim, cross_attention_dim=width,
@@ -194,29 +197,43 @@ class ShapeHead(torch.nn.Module):
 
 class Network(NamedTuple):
     """The trained parts: the transformer and, for weights that have them, the text pooler, token positions,
-    detail head and shape head."""
+    detail head and shape head; for a network over latents, the (frozen) autoencoder."""
 
     transformer: LTXVideoTransformer3DModel
     pooler: TextPooler | None = None
     positions: TokenPositions | None = None
     detail: DetailHead | None = None
     shape: ShapeHead | None = None
+    autoencoder: FrameAutoencoder | None = None
+
+    @property
+    def patch(self) -> tuple[int, int, int]:
+        return LATENT_PATCH if self.autoencoder is not None else PATCH
 
 
 # Key prefix in exported weights → part.
 EXTRAS = {"text_pooler.": "pooler", "token_positions.": "positions", "detail_head.": "detail",
-          "shape_head.": "shape"}
+          "shape_head.": "shape", "autoencoder.": "autoencoder"}
 
 
-def load_network(network: Network, state: dict[str, torch.Tensor]) -> None:
+def load_network(network: Network, state: dict[str, torch.Tensor], partial: bool = False) -> list[str]:
     """Exported weights (transformer keys as diffusers names them, the other parts' under their ``EXTRAS``
-    prefix) into the network; weights trained without a part leave it fresh (it adds nothing yet)."""
+    prefix) into the network; weights trained without a part leave it fresh (it adds nothing yet). ``partial``:
+    tensors whose shape differs from the network's are left out and their names returned (a network over
+    latents started from one over pixels keeps all but the transformer's input and output layers)."""
     state = {k: v.float() for k, v in state.items()}
+    skipped: list[str] = []
+    if partial:
+        own = network_state(network)
+        skipped = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
+        state = {k: v for k, v in state.items() if k not in skipped}
     for prefix, name in EXTRAS.items():
         part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
         if getattr(network, name) is not None and part:
             getattr(network, name).load_state_dict(part)
-    network.transformer.load_state_dict({k: v for k, v in state.items() if not k.startswith(tuple(EXTRAS))})
+    network.transformer.load_state_dict({k: v for k, v in state.items() if not k.startswith(tuple(EXTRAS))},
+                                        strict=not partial)
+    return skipped
 
 
 def network_state(network: Network) -> dict[str, torch.Tensor]:
@@ -228,26 +245,30 @@ def network_state(network: Network) -> dict[str, torch.Tensor]:
     return state
 
 
-def patchify(video: torch.Tensor) -> torch.Tensor:
-    """(B, 3, F, H, W) → (B, tokens, 3·pt·ph·pw), tokens in frame-row-column order."""
+def patchify(video: torch.Tensor, patch: tuple[int, int, int] = PATCH) -> torch.Tensor:
+    """(B, C, F, H, W) → (B, tokens, C·pt·ph·pw), tokens in frame-row-column order."""
     b, c, f, h, w = video.shape
-    pt, ph, pw = PATCH
+    pt, ph, pw = patch
     x = video.reshape(b, c, f // pt, pt, h // ph, ph, w // pw, pw)
     return x.permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(b, (f // pt) * (h // ph) * (w // pw), c * pt * ph * pw)
 
 
-def unpatchify(tokens: torch.Tensor, frames: int, height: int, width: int) -> torch.Tensor:
+def unpatchify(tokens: torch.Tensor, frames: int, height: int, width: int,
+               patch: tuple[int, int, int] = PATCH) -> torch.Tensor:
     b = tokens.shape[0]
-    pt, ph, pw = PATCH
-    x = tokens.reshape(b, frames // pt, height // ph, width // pw, 3, pt, ph, pw)
-    return x.permute(0, 4, 1, 5, 2, 6, 3, 7).reshape(b, 3, frames, height, width)
+    pt, ph, pw = patch
+    c = tokens.shape[-1] // (pt * ph * pw)
+    x = tokens.reshape(b, frames // pt, height // ph, width // pw, c, pt, ph, pw)
+    return x.permute(0, 4, 1, 5, 2, 6, 3, 7).reshape(b, c, frames, height, width)
 
 
 def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, sigma: torch.Tensor,
                   text: torch.Tensor, mask: torch.Tensor, prediction: str = "clean",
                   pooled: torch.Tensor | None = None, positions: TokenPositions | None = None,
-                  detail: DetailHead | None = None, shape: ShapeHead | None = None) -> torch.Tensor:
-    """The clean clip the network sees in ``noisy`` (B, 3, F, H, W) at noise level ``sigma`` (B,).
+                  detail: DetailHead | None = None, shape: ShapeHead | None = None,
+                  patch: tuple[int, int, int] = PATCH) -> torch.Tensor:
+    """The clean clip the network sees in ``noisy`` (B, C, F, H, W) at noise level ``sigma`` (B,): pixels, or
+    latents with ``patch`` ``LATENT_PATCH``.
 
     ``prediction``: what the network outputs. "velocity": the flow velocity noise − clip, so the clip is
     noisy − σ·output; at pure noise that is the input minus the output, and the network never has to cancel
@@ -256,7 +277,7 @@ def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, 
     ``pooled``), for weights that have them.
     """
     _, _, f, h, w = noisy.shape
-    grid = (f // PATCH[0], h // PATCH[1], w // PATCH[2])
+    grid = (f // patch[0], h // patch[1], w // patch[2])
     hooks = []
     # The pooled prompt joins the timestep embedding (both feed every block's modulation); the token positions
     # join the tokens as they enter.
@@ -266,13 +287,13 @@ def predict_clean(transformer: LTXVideoTransformer3DModel, noisy: torch.Tensor, 
         where = positions(*grid)
         hooks.append(transformer.proj_in.register_forward_hook(lambda module, inputs, output: output + where))
     try:
-        out = transformer(hidden_states=patchify(noisy), encoder_hidden_states=text, timestep=sigma * 1000,
+        out = transformer(hidden_states=patchify(noisy, patch), encoder_hidden_states=text, timestep=sigma * 1000,
                           encoder_attention_mask=mask, num_frames=grid[0], height=grid[1], width=grid[2],
                           rope_interpolation_scale=ROPE_SCALE, return_dict=False)[0]
     finally:
         for hook in hooks:
             hook.remove()
-    out = unpatchify(out, f, h, w)
+    out = unpatchify(out, f, h, w, patch)
     if prediction == "velocity":
         return noisy - sigma.view(-1, 1, 1, 1, 1) * out
     if detail is not None:
@@ -297,22 +318,34 @@ class KinoraDiTOutput:
 
 class KinoraDiTPipeline(DiffusionPipeline):
     """Text → clip, with the LTX pipeline's conditioning interface: ``conditions`` pin images or clips at frame
-    indexes, and ``latents`` + ``denoise_strength`` regenerate a source clip (here the "latents" are pixels)."""
+    indexes, and ``latents`` + ``denoise_strength`` regenerate a source clip (given as pixels, (1, 3, F, H, W)
+    in [-1, 1]). With an ``autoencoder`` the network works on its latents: conditions and sources are encoded,
+    the sampled clip decoded."""
 
-    model_cpu_offload_seq = "text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
+    model_cpu_offload_seq = ("text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
+                             "->autoencoder")
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
                  scheduler: FlowMatchEulerDiscreteScheduler, prediction: str = "clean",
                  sigma_max: float = 1.0, guidance_min_sigma: float = 0.0, tail_sigmas: tuple[float, ...] = (),
                  text_pooler: TextPooler | None = None, token_positions: TokenPositions | None = None,
-                 detail_head: DetailHead | None = None, shape_head: ShapeHead | None = None) -> None:
+                 detail_head: DetailHead | None = None, shape_head: ShapeHead | None = None,
+                 autoencoder: FrameAutoencoder | None = None) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
-                              detail_head=detail_head, shape_head=shape_head)
+                              detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
                                 tail_sigmas=tuple(tail_sigmas))
+
+    @property
+    def patch(self) -> tuple[int, int, int]:
+        return LATENT_PATCH if self.autoencoder is not None else PATCH
+
+    def to_space(self, pixels: torch.Tensor) -> torch.Tensor:
+        """A clip in [-1, 1] (B, 3, F, H, W) as the network's space holds it: itself, or its latents."""
+        return self.autoencoder.encode(pixels) if self.autoencoder is not None else pixels
 
     def check_inputs(self, height: int, width: int, num_frames: int) -> None:
         if height % PATCH[1] or width % PATCH[2] or height <= 0 or width <= 0:
@@ -365,7 +398,10 @@ class KinoraDiTPipeline(DiffusionPipeline):
         pinned = {index: picture.to(device) for index, picture in pinned.items()}
         # 3. Noise (drawn on the CPU, so a seed gives the same clip on any device) and the schedule; regenerating
         # a source clip starts part way, from the noised source.
-        noise = torch.randn((1, 3, frames, height, width), generator=generator).to(device)
+        cells = FACTOR if self.autoencoder is not None else 1
+        channels = self.autoencoder.channels if self.autoencoder is not None else 3
+        noise = torch.randn((1, channels, frames, height // cells, width // cells), generator=generator).to(device)
+        pinned = {index: self.to_space(picture[None, :, None])[0, :, 0] for index, picture in pinned.items()}
         # Sampling starts at sigma_max (see SAMPLING_SIGMA_MAX).
         top = self.config.sigma_max
         self.scheduler.set_timesteps(sigmas=self.schedule(top, num_inference_steps), device=device)
@@ -373,15 +409,16 @@ class KinoraDiTPipeline(DiffusionPipeline):
         first = 0
         x = sigmas[0] * noise
         if latents is not None:
-            source = latents[:, :, :frames].to(device)
+            source = self.to_space(latents[:, :, :frames].to(device))
             source = torch.cat([source] + [source[:, :, -1:]] * (frames - source.shape[2]), dim=2)
             first = num_inference_steps - max(1, min(int(num_inference_steps * denoise_strength), num_inference_steps))
             x = (1 - sigmas[first]) * source + sigmas[first] * noise
         self.scheduler.set_begin_index(first)
 
         def pin(x: torch.Tensor, sigma: torch.Tensor) -> None:
-            # Pixel space makes conditioning exact: a pinned frame is the image noised to the current level, so
-            # the model fills in the rest around it and the last step leaves the image itself.
+            # A pinned frame is the image (or its latent) noised to the current level, so the model fills in the
+            # rest around it and the last step leaves the image itself: in pixel space exactly, over latents as
+            # the autoencoder gives it back.
             for index, picture in pinned.items():
                 x[0, :, index] = (1 - sigma) * picture + sigma * noise[0, :, index]
 
@@ -395,15 +432,20 @@ class KinoraDiTPipeline(DiffusionPipeline):
             predicted = predict_clean(self.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows),
                                       text[:rows], mask[:rows], self.config.prediction,
                                       pooled[:rows] if pooled is not None else None, self.token_positions,
-                                      self.detail_head, self.shape_head)
+                                      self.detail_head, self.shape_head, self.patch)
             prompted, plain = predicted[:1], predicted[1:]
-            clean = (plain + guidance_scale * (prompted - plain) if guided else prompted).clamp(-1, 1)
-            x = self.scheduler.step((x - clean) / sigma.clamp(min=1e-3), t, x, return_dict=False)[0]
+            clean = plain + guidance_scale * (prompted - plain) if guided else prompted
+            if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
+                clean = clean.clamp(-1, 1)
+            velocity = (x - clean) / sigma.clamp(min=1e-3)
+            x = self.scheduler.step(velocity, t, x, generator=generator, return_dict=False)[0]
             pin(x, sigmas[first + i + 1])
             # Steps are reported as callers count them, num_inference_steps; the tail's few passes are not.
             if callback_on_step_end is not None and i < num_inference_steps - first:
                 callback_on_step_end(self, i, t, {})
         # 5. Frames in [0, 1], (F, H, W, 3).
+        if self.autoencoder is not None:
+            x = self.autoencoder.decode(x)
         video = ((x[0, :, :num_frames].clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).cpu().numpy()
         return KinoraDiTOutput(frames=[video])
 
@@ -431,15 +473,23 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              text_pooler=network.pooler.eval() if network.pooler is not None else None,
                              token_positions=network.positions.eval() if network.positions is not None else None,
                              detail_head=network.detail.eval() if network.detail is not None else None,
-                             shape_head=network.shape.eval() if network.shape is not None else None)
+                             shape_head=network.shape.eval() if network.shape is not None else None,
+                             autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None)
 
 
 def make_network(config: dict) -> Network:
     """The transformer and, when the config asks for them, the text pooler (``pooled_text``), the token
     positions (``token_positions``), the detail head (``detail_head``) and the shape head (``shape_head``, which
-    needs ``pooled_text``)."""
-    return Network(make_transformer(config["width"], config["depth"], config["head_dim"]),
+    needs ``pooled_text``); with ``latent_channels`` set, the autoencoder whose latents the transformer works on
+    (its weights come with the network's, or from ``autoencoder.main``'s file when training starts)."""
+    latent = config.get("latent_channels") or 0
+    if latent and (config.get("detail_head") or config.get("shape_head")):
+        raise ValueError("the detail and shape heads work on pixels: set detail_head and shape_head false with "
+                         "latent_channels")
+    channels = latent * int(np.prod(LATENT_PATCH)) if latent else 3 * int(np.prod(PATCH))
+    return Network(make_transformer(config["width"], config["depth"], config["head_dim"], channels),
                    TextPooler(config["width"]) if config.get("pooled_text") else None,
                    TokenPositions(config["width"]) if config.get("token_positions") else None,
                    DetailHead() if config.get("detail_head") else None,
-                   ShapeHead(config["width"]) if config.get("shape_head") and config.get("pooled_text") else None)
+                   ShapeHead(config["width"]) if config.get("shape_head") and config.get("pooled_text") else None,
+                   FrameAutoencoder(latent) if latent else None)

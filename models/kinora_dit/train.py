@@ -28,8 +28,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from models.kinora_dit.autoencoder import FACTOR
 from models.kinora_dit.captions import caption_with_attributes
 from models.kinora_dit.pipeline import (
+    PATCH,
     DetailHead,
     Network,
     ShapeHead,
@@ -60,7 +62,7 @@ DEFAULTS = {
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
     "token_positions": False, "final_lr": None, "unshifted_sigma": 0.0,
     "detail_head": False, "shape_head": False, "object_weight": 0.0, "sizes": None, "train_parts": None,
-    "own_input": 0.0, "own_gap": [0.05, 0.4],
+    "own_input": 0.0, "own_gap": [0.05, 0.4], "latent_channels": 0,
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -129,7 +131,7 @@ def noise_levels(count: int, rng: torch.Generator, config: dict) -> torch.Tensor
 def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
             config: dict, pooled: torch.Tensor | None = None, positions: TokenPositions | None = None,
             detail: DetailHead | None = None, weights: torch.Tensor | None = None,
-            shape: ShapeHead | None = None) -> torch.Tensor:
+            shape: ShapeHead | None = None, patch: tuple[int, int, int] = PATCH) -> torch.Tensor:
     """Rectified flow on x = (1 - σ)·clip + σ·noise at levels from ``noise_levels``, scored by ``flow_loss``."""
     sigma = noise_levels(video.shape[0], rng, config).to(video.device)
     noise = torch.randn(video.shape, generator=rng).to(video.device)
@@ -137,16 +139,16 @@ def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Te
     noisy = (1 - s) * video + s * noise
     if config["own_input"] > 0:
         noisy = own_inputs(transformer, video, noisy, sigma, rng, config, text, mask, pooled, positions, detail,
-                           shape)
+                           shape, patch)
     clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions, detail,
-                          shape)
+                          shape, patch)
     return flow_loss(clean, video, sigma, config["min_sigma"], weights)
 
 
 def own_inputs(transformer, video: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor,  # type: ignore[no-untyped-def]
                rng: torch.Generator, config: dict, text: torch.Tensor, mask: torch.Tensor,
                pooled: torch.Tensor | None, positions: TokenPositions | None, detail: DetailHead | None,
-               shape: ShapeHead | None) -> torch.Tensor:
+               shape: ShapeHead | None, patch: tuple[int, int, int] = PATCH) -> torch.Tensor:
     """``noisy`` with a share ``own_input`` of its clips replaced by what the sampler itself would hand the
     network at their σ: the clip noised to a higher level σ' = σ + a gap drawn from ``own_gap`` (at most 1),
     the network's clean clip for it (no gradient), and one Euler step down to σ from there,
@@ -172,7 +174,9 @@ def own_inputs(transformer, video: torch.Tensor, noisy: torch.Tensor, sigma: tor
     start = (1 - u) * video[rows] + u * noise.to(video.device)[rows]
     with torch.no_grad():
         guess = predict_clean(transformer, start, upper, text[rows], mask[rows], config["prediction"],
-                              pooled[rows] if pooled is not None else None, positions, detail, shape).clamp(-1, 1)
+                              pooled[rows] if pooled is not None else None, positions, detail, shape, patch)
+        if patch == PATCH:  # pixels have a range; latents do not
+            guess = guess.clamp(-1, 1)
     stepped = guess + (lower / upper).view(-1, 1, 1, 1, 1) * (start - guess)
     return noisy.index_copy(0, rows, stepped)
 
@@ -239,16 +243,19 @@ def trains(config: dict, part: str) -> bool:
 
 
 def train(config: dict, out: Path, resume: bool, minutes: float | None, device: str = "cpu",
-          init: Path | None = None, until: int | None = None) -> dict:
+          init: Path | None = None, until: int | None = None, autoencoder: Path | None = None) -> dict:
     """Train (or resume) a run in ``out``. ``init``: start from exported weights (e.g. the shipped ones, so
     training goes on across machines that keep no checkpoint): their step count carries on, the optimiser and
     its warm-up start afresh, and the data and noise continue from generators seeded with that step.
-    ``until``: stop (with a checkpoint) at that step, the schedule still running to ``steps``."""
+    ``until``: stop (with a checkpoint) at that step, the schedule still running to ``steps``. With
+    ``latent_channels`` the network learns over an autoencoder's latents; ``autoencoder`` (weights from
+    ``models.kinora_dit.autoencoder``) is needed unless ``init`` brings one. It stays frozen; weights over pixels
+    given as ``init`` start all but the transformer's input and output layers."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])
     built = make_network(config)
-    transformer, pooler, positions, detail, shape = built
+    transformer, pooler, positions, detail, shape, _ = built
     # One module for every part, so the optimiser and the EMA see everything the loss trains.
     parts = {name: part for name, part in built._asdict().items() if part is not None}
     if pooler is not None and config["text_aux"]:
@@ -262,7 +269,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     network = torch.nn.ModuleDict(parts).to(device)
     ema = copy.deepcopy(network).requires_grad_(False)
     for name, part in network.items():
-        part.requires_grad_(trains(config, name))
+        part.requires_grad_(trains(config, name) and name != "autoencoder")
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=config["lr"],
                                   weight_decay=0.01)
 
@@ -279,14 +286,27 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     noise_rng = torch.Generator().manual_seed(config["seed"])
     step, losses, warm_from = 0, [], 0
     checkpoint = out / "checkpoint.pt"
-    if init is not None and not (resume and checkpoint.exists()):
-        load_into(network, load_file(str(init)))
-        ema.load_state_dict(network.state_dict())
+    resuming = resume and checkpoint.exists()
+    has_autoencoder = resuming or autoencoder is not None
+    if init is not None and not resuming:
+        initial = load_file(str(init))
+        has_autoencoder = has_autoencoder or any(k.startswith("autoencoder.") for k in initial)
+        skipped = load_network(parts_of(network), initial, partial=True)
+        if skipped:
+            print(f"--init: left fresh, shapes differ: {', '.join(skipped)}")
         with safe_open(str(init), framework="pt") as f:
             step = warm_from = int(f.metadata()["step"])
         data_rng = np.random.default_rng([config["seed"], step])
         noise_rng.manual_seed(config["seed"] * 1_000_003 + step)
-    if resume and checkpoint.exists():
+    if autoencoder is not None and not resuming:
+        if "autoencoder" not in network:
+            raise ValueError("--autoencoder needs latent_channels in the config")
+        network["autoencoder"].load_state_dict(load_file(str(autoencoder)))
+    if "autoencoder" in network and not has_autoencoder:
+        raise ValueError("a network over latents needs trained autoencoder weights: --autoencoder, or --init "
+                         "weights that hold them")
+    ema.load_state_dict(network.state_dict())
+    if resuming:
         state = torch.load(checkpoint, weights_only=False, map_location=device)
         load_into(network, state["model"])
         load_into(ema, state["ema"])
@@ -314,14 +334,19 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     last = min(config["steps"], until or config["steps"])
     while step < last and (deadline is None or time.monotonic() < deadline):
         video, captions, labels, alpha = batch(data_rng, config)
-        video = video.to(device)
-        weights = pixel_weights(alpha.to(device), config["object_weight"])
+        video, alpha = video.to(device), alpha.to(device)
+        target = video
+        if "autoencoder" in network:  # the network learns the clip's latents; a cell is the object's where any pixel is
+            with torch.no_grad():
+                target = network["autoencoder"].encode(video)
+            alpha = torch.nn.functional.max_pool3d(alpha, (1, FACTOR, FACTOR))
+        weights = pixel_weights(alpha, config["object_weight"])
         text, mask = encode_text(text_encoder, tokenizer, captions)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, warm_from)
         pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
-        loss = loss_on(transformer, video, text, mask, noise_rng, config, pooled, positions, detail, weights,
-                       shape)
+        loss = loss_on(transformer, target, text, mask, noise_rng, config, pooled, positions, detail, weights,
+                       shape, built.patch)
         if "coarse" in network and trains(config, "coarse"):
             loss = loss + config["text_aux"] * coarse_loss(network["coarse"], pooled, video)
         if "classes" in network and trains(config, "classes") and (labels != UNSTATED).any():
@@ -368,6 +393,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
     parser.add_argument("--raw", action="store_true", help="with --export: the trained weights, not their EMA")
+    parser.add_argument("--autoencoder", type=Path, help="autoencoder weights for a network over latents")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     if args.export:
@@ -381,7 +407,8 @@ def main() -> None:
         config[key] = json.loads(value)
     if args.steps:
         config["steps"] = args.steps
-    print(json.dumps(train(config, args.out, args.resume, args.minutes, args.device, args.init, args.until)))
+    print(json.dumps(train(config, args.out, args.resume, args.minutes, args.device, args.init, args.until,
+                           args.autoencoder)))
 
 
 if __name__ == "__main__":

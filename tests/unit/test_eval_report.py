@@ -40,3 +40,16 @@ def test_the_noise_probe_gives_each_level_a_reading_per_clip_and_the_clip_back_u
     # under nearly pure noise the words change what it draws.
     told = readings(load_builtin(), scenes, [0.9, 0.02], size=32, seed=0, say="square")
     assert told[0.02][0]["ball"] == 4 and told[0.02][1] < 0.01 and told[0.9][1] != out[0.9][1]
+
+
+def test_the_autoencoder_bench_judges_renders_and_their_round_trips_side_by_side():
+    import numpy as np
+
+    from bench.autoencoder import compare
+    from models.kinora_dit.autoencoder import FrameAutoencoder
+
+    # An untrained autoencoder gives back grey mush: the judge, right on the renders, fails the round trips.
+    reports, psnr, seconds = compare(FrameAutoencoder(4), 6, size=32, seed=2)
+    assert reports["rendered"].fully_right() >= 5 / 6 and reports["round trip"].fully_right() == 0
+    assert reports["rendered"].count("shape") == reports["round trip"].count("shape") == 6
+    assert np.isfinite(psnr) and psnr < 15 and seconds > 0

@@ -10,8 +10,10 @@ from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from PIL import Image
 from safetensors.torch import load_file
 
+from models.kinora_dit.autoencoder import FrameAutoencoder, load_autoencoder, save_autoencoder, train_autoencoder
 from models.kinora_dit.captions import parse_prompt
 from models.kinora_dit.pipeline import (
+    LATENT_PATCH,
     DetailHead,
     KinoraDiTPipeline,
     ShapeHead,
@@ -464,9 +466,80 @@ def test_the_gallery_writes_a_clip_a_strip_and_a_verdict_per_prompt(tmp_path):
     assert len(entries) == len(PROMPTS) and entries[-1]["held_out"]
     with Image.open(tmp_path / "01.gif") as gif:
         assert gif.n_frames == 16 and gif.size == (128, 128)
-    assert Image.open(tmp_path / "01.png").size == (8 * 128, 128)
+    with Image.open(tmp_path / "01.png") as strip:
+        assert strip.size == (8 * 128, 128)
     wide = next(n for n, (_, size) in enumerate(PROMPTS, 1) if size == (40, 24))
     with Image.open(tmp_path / f"{wide:02d}.gif") as gif:
         assert gif.size == (160, 96)
     assert all({"color", "motion", "consistency"} <= set(e["verdict"]) for e in entries)
     assert PROMPTS[3][0] in (tmp_path / "README.md").read_text() and "40×24" in (tmp_path / "README.md").read_text()
+
+
+def test_the_autoencoder_learns_to_give_back_clips_and_its_latents_come_normalised(tmp_path):
+    config = load_config(None) | {"batch": 2, "sizes": ["32", "40x24"], "drop_text": 0.0}
+    video = batch(np.random.default_rng(9), config | {"sizes": ["40x24"]})[0]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        untrained = (FrameAutoencoder(8).raw_decode(FrameAutoencoder(8).raw_encode(video)) - video).square().mean()
+    model, _ = train_autoencoder(60, config, channels=8, lr=3e-3)
+    with torch.no_grad():
+        error = (model.decode(model.encode(video)) - video).square().mean()
+        assert error < 0.5 * untrained
+        latent = model.encode(video)
+        assert latent.shape == (2, 8, 16, 6, 10)  # a cell per 4×4 pixels, every frame
+        assert model.decode(latent).shape == video.shape
+        rng = np.random.default_rng(10)  # 128 other clips, the frame sizes mixed as in training
+        many = [model.encode(batch(rng, config | {"batch": 16})[0]).transpose(0, 1).flatten(1) for _ in range(8)]
+    per_channel = torch.cat(many, dim=1)
+    assert per_channel.mean(dim=1).abs().max() < 0.3 and ((per_channel.std(dim=1) - 1).abs() < 0.3).all()
+    save_autoencoder(model, str(tmp_path / "ae.safetensors"))
+    again = load_autoencoder(load_file(str(tmp_path / "ae.safetensors")))
+    assert torch.equal(again.encode(video), model.encode(video)) and not again.mean.requires_grad
+
+
+def test_latent_patches_round_trip_any_channel_count():
+    latent = torch.randn(2, 12, 16, 6, 10)
+    tokens = patchify(latent, LATENT_PATCH)
+    assert tokens.shape == (2, 8 * 3 * 5, 12 * 2 * 2 * 2)
+    assert torch.equal(unpatchify(tokens, 16, 6, 10, LATENT_PATCH), latent)
+
+
+def test_a_network_over_latents_starts_from_pixel_weights_and_samples_through_the_decoder(tmp_path):
+    pixels = load_config(None) | SMALL | {"steps": 2, "prediction": "clean"}
+    train(pixels, tmp_path / "a", resume=False, minutes=None)
+    start = load_file(str(export(tmp_path / "a", tmp_path / "a.safetensors")))
+    autoencoder, _ = train_autoencoder(2, pixels | {"batch": 1}, channels=4)
+    save_autoencoder(autoencoder, str(tmp_path / "ae.safetensors"))
+    latent = pixels | {"latent_channels": 4}
+    with pytest.raises(ValueError, match="autoencoder weights"):
+        train(latent, tmp_path / "b", resume=False, minutes=None, init=tmp_path / "a.safetensors")
+    with pytest.raises(ValueError, match="detail and shape heads"):
+        make_network(latent | {"detail_head": True})
+    # Already at step 2: loaded and saved. All but the transformer's input and output layers come from the
+    # pixel weights; the autoencoder is the one given.
+    train(latent, tmp_path / "c", resume=False, minutes=None, init=tmp_path / "a.safetensors",
+          autoencoder=tmp_path / "ae.safetensors")
+    loaded = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=False)["model"]
+    fresh = {k for k, v in start.items() if not torch.equal(loaded[k].half(), v)}
+    assert fresh == {"proj_in.weight", "proj_out.weight", "proj_out.bias"}
+    assert loaded["proj_in.weight"].shape == (64, 4 * 2 * 2 * 2)
+    assert all(torch.equal(loaded[f"autoencoder.{k}"], v) for k, v in autoencoder.state_dict().items())
+    # It trains (the autoencoder frozen), and the export samples pixels through the decoder.
+    train(latent | {"steps": 4}, tmp_path / "d", resume=False, minutes=None, init=tmp_path / "a.safetensors",
+          autoencoder=tmp_path / "ae.safetensors")
+    trained = torch.load(tmp_path / "d" / "checkpoint.pt", weights_only=False)["model"]
+    assert not torch.equal(trained["proj_in.weight"], loaded["proj_in.weight"])
+    assert all(torch.equal(trained[f"autoencoder.{k}"], v) for k, v in autoencoder.state_dict().items())
+    pipe = load_pipeline(export(tmp_path / "d", tmp_path / "d.safetensors"))
+    assert pipe.autoencoder is not None and pipe.patch == LATENT_PATCH
+    out = pipe(prompt="a red ball", width=40, height=24, num_inference_steps=2,
+               generator=torch.Generator().manual_seed(0)).frames[0]
+    assert out.shape == (16, 24, 40, 3) and out.min() >= 0 and out.max() <= 1
+    image = np.random.default_rng(3).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    pinned = pipe(prompt="a red ball", width=40, height=24, num_inference_steps=2,
+                  generator=torch.Generator().manual_seed(0),
+                  conditions=[LTXVideoCondition(image=Image.fromarray(image), frame_index=0)]).frames[0]
+    # The pinned frame comes back as the decoder gives its latent back: exactly that decoding.
+    with torch.no_grad():
+        expected = pipe.autoencoder.decode(pipe.to_space(pipe.video_to_tensor([image])))[0, :, 0]
+    assert np.abs(pinned[0] - ((expected.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()).max() < 1e-4
