@@ -1,12 +1,13 @@
 """Kinora's own small video model: a diffusion transformer served as a diffusers pipeline.
 
-The transformer is diffusers' ``LTXVideoTransformer3DModel`` at a small size, working on pixel patches
-(``PATCH`` frames × pixels × pixels, 3 channels), or, for weights trained so (``latent_channels``), on the latents
-of a tiny frame autoencoder (``autoencoder.py``; ``LATENT_PATCH`` cells a token). Text conditioning is the frozen all-MiniLM-L6-v2's token states, through cross-attention and
-through a learned pooling (``TextPooler``) added to the timestep embedding (MiniLM's own pooled vector barely
-separates "red ball on blue" from "blue ball on red"). Trained with rectified flow, the network predicts the
-clean clip; sampling converts that to the flow velocity for a diffusers Euler scheduler, its schedule shifted
-towards high noise as training was. Model card: ``models/kinora_dit/MODEL_CARD.md``.
+The transformer is diffusers' ``LTXVideoTransformer3DModel`` at a small size, working on pixel patches (``PATCH``
+frames × pixels × pixels, 3 channels), or, for weights trained so (``latent_channels``), on the latents of a tiny
+frame autoencoder (``autoencoder.py``; ``LATENT_PATCH`` cells a token). Text conditioning is the frozen
+all-MiniLM-L6-v2's token states, through cross-attention and through a learned pooling (``TextPooler``) added to the
+timestep embedding (MiniLM's own pooled vector barely separates "red ball on blue" from "blue ball on red"). Trained
+with rectified flow, the network predicts the clean clip; sampling converts that to the flow velocity for a
+diffusers Euler scheduler, its schedule shifted towards high noise as training was. Model card:
+``models/kinora_dit/MODEL_CARD.md``.
 """
 
 from __future__ import annotations
