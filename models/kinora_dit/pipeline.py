@@ -232,8 +232,11 @@ def load_network(network: Network, state: dict[str, torch.Tensor], partial: bool
         part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
         if getattr(network, name) is not None and part:
             getattr(network, name).load_state_dict(part)
-    network.transformer.load_state_dict({k: v for k, v in state.items() if not k.startswith(tuple(EXTRAS))},
-                                        strict=not partial)
+    loaded = network.transformer.load_state_dict(
+        {k: v for k, v in state.items() if not k.startswith(tuple(EXTRAS))}, strict=not partial)
+    missing = sorted(set(loaded.missing_keys) - set(skipped))
+    if missing or loaded.unexpected_keys:
+        raise ValueError(f"weights do not fit this transformer: missing {missing}, unexpected {loaded.unexpected_keys}")
     return skipped
 
 
@@ -396,13 +399,12 @@ class KinoraDiTPipeline(DiffusionPipeline):
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
         pooled = self.text_pooler(text, mask) if self.text_pooler is not None else None
         device = text.device
-        pinned = {index: picture.to(device) for index, picture in pinned.items()}
+        pinned = {index: self.to_space(picture.to(device)[None, :, None])[0, :, 0] for index, picture in pinned.items()}
         # 3. Noise (drawn on the CPU, so a seed gives the same clip on any device) and the schedule; regenerating
         # a source clip starts part way, from the noised source.
         cells = FACTOR if self.autoencoder is not None else 1
         channels = self.autoencoder.channels if self.autoencoder is not None else 3
         noise = torch.randn((1, channels, frames, height // cells, width // cells), generator=generator).to(device)
-        pinned = {index: self.to_space(picture[None, :, None])[0, :, 0] for index, picture in pinned.items()}
         # Sampling starts at sigma_max (see SAMPLING_SIGMA_MAX).
         top = self.config.sigma_max
         self.scheduler.set_timesteps(sigmas=self.schedule(top, num_inference_steps), device=device)

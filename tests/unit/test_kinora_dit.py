@@ -23,6 +23,7 @@ from models.kinora_dit.pipeline import (
     load_pipeline,
     make_network,
     make_transformer,
+    network_state,
     patchify,
     predict_clean,
     unpatchify,
@@ -543,3 +544,12 @@ def test_a_network_over_latents_starts_from_pixel_weights_and_samples_through_th
     with torch.no_grad():
         expected = pipe.autoencoder.decode(pipe.to_space(pipe.video_to_tensor([image])))[0, :, 0]
     assert np.abs(pinned[0] - ((expected.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()).max() < 1e-4
+
+
+def test_partial_loading_leaves_out_only_layers_whose_shape_differs():
+    small = load_config(None) | SMALL | {"prediction": "clean"}
+    state = network_state(make_network(small))
+    assert load_network(make_network(small | {"latent_channels": 4}), state, partial=True) == [
+        "proj_in.weight", "proj_out.bias", "proj_out.weight"]
+    with pytest.raises(ValueError, match="do not fit"):  # another depth is not a partial fit
+        load_network(make_network(small | {"depth": 2}), state, partial=True)
