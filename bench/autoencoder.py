@@ -22,7 +22,9 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.prompt_checker import KEYS, EvalReport, evaluate, ground_truth  # noqa: E402
+from bench.shape_by_noise import to_frames  # noqa: E402
 from models.kinora_dit.autoencoder import FrameAutoencoder, load_autoencoder  # noqa: E402
+from models.kinora_dit.pipeline import KinoraDiTPipeline  # noqa: E402
 from models.kinora_dit.raster import FrameSize, parse_frame_size  # noqa: E402
 from models.kinora_dit.scenes import render  # noqa: E402
 
@@ -41,12 +43,12 @@ def compare(model: FrameAutoencoder, count: int, size: FrameSize = 32,
 
     def round_trip(prompt: str, seed: int) -> np.ndarray:
         clip = rendered(prompt, seed)
-        video = torch.from_numpy(clip).float().div(127.5).sub(1).permute(3, 0, 1, 2).unsqueeze(0)
+        video = KinoraDiTPipeline.video_to_tensor(clip)
         start = time.perf_counter()
         with torch.no_grad():
-            back = model.decode(model.encode(video)).clamp(-1, 1)
+            back = model.decode(model.encode(video))
         seconds[0] += time.perf_counter() - start
-        out = ((back[0].permute(1, 2, 3, 0) + 1) * 127.5).round().numpy().astype(np.uint8)
+        out = to_frames(back)[0]
         errors.append(float(np.mean((out.astype(np.float64) - clip) ** 2)))
         return out
 

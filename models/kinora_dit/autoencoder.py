@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--object-weight", type=float, default=0.0)
     args = parser.parse_args()
     config = load_config(Path(__file__).with_name("config.json"))
-    config["drop_text"], config["batch"] = 0.0, args.batch
+    config["batch"] = args.batch
     model, losses = train_autoencoder(args.steps, config, args.channels, args.lr, args.latent_noise,
                                       minutes=args.minutes, object_weight=args.object_weight)
     save_autoencoder(model, args.out)
