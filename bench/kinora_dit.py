@@ -2,7 +2,7 @@
 
     OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
         [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0.3] [--sigma-max 1.0] [--shift 3] \\
-        [--size 32 | 40x24 | 24x40] [--tail 0.1,0.05 | --tail none]
+        [--size 32 | 40x24 | 24x40] [--tail 0.1,0.05 | --tail none] [--expert-band 0.3,1 | --expert-band none]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
@@ -62,8 +62,13 @@ def main() -> None:
                         help="each step draws fresh noise around the predicted clip (stochastic_sampling)")
     parser.add_argument("--size", type=parse_frame_size, default=32,
                         help="native frame size: a side, or WIDTHxHEIGHT (16:9 requests sample 40x24, 9:16 24x40)")
+    parser.add_argument("--expert-band", help="for weights with a mid-band expert: the noise levels it denoises, "
+                        "low,high, or 'none' to sample without it (default: the band it was trained on)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
+    if args.expert_band is not None:
+        band = None if args.expert_band == "none" else tuple(float(v) for v in args.expert_band.split(","))
+        pipe.register_to_config(expert_band=band)
     pipe.register_to_config(sigma_max=args.sigma_max)
     if args.guidance_min_sigma is not None:
         pipe.register_to_config(guidance_min_sigma=args.guidance_min_sigma)
@@ -91,7 +96,7 @@ def main() -> None:
     stochastic = ", stochastic" if args.stochastic else ""
     print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance} "
           f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
-          f"sigma_max {args.sigma_max}, "
+          f"sigma_max {args.sigma_max}, expert band {pipe.config.expert_band}, "
           f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

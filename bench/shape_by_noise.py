@@ -58,15 +58,15 @@ def readings(pipe: KinoraDiTPipeline, scenes: list[Scene], sigmas: list[float], 
     said = [dataclasses.replace(s, shape=say) if say else s for s in scenes]
     captions = [caption(s, np.random.default_rng([seed, i]), "en") for i, s in enumerate(said)]
     text, mask = encode_text(pipe.text_encoder, pipe.tokenizer, captions)
-    pooled = pipe.text_pooler(text, mask) if pipe.text_pooler is not None else None
     target = pipe.to_space(clips)  # the network's own space: the clips themselves, or their latents
     noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(seed))  # the same at every level
     out = {}
     for sigma in sigmas:
         level = torch.full((len(scenes),), sigma)
-        clean = predict_clean(pipe.transformer, (1 - sigma) * target + sigma * noise, level, text, mask,
-                              pipe.config.prediction, pooled, pipe.token_positions, pipe.detail_head,
-                              pipe.shape_head, pipe.patch)
+        net = pipe.network_at(sigma)  # with a mid-band expert, what the sampler would use at this level
+        pooled = net.pooler(text, mask) if net.pooler is not None else None
+        clean = predict_clean(net.transformer, (1 - sigma) * target + sigma * noise, level, text, mask,
+                              pipe.config.prediction, pooled, net.positions, net.detail, net.shape, pipe.patch)
         clean = (pipe.autoencoder.decode(clean) if pipe.autoencoder is not None else clean).clamp(-1, 1)
         out[sigma] = (Counter(read_clip(frames).shape for frames in to_frames(clean)),
                       float((clean - clips).square().mean()))

@@ -6,8 +6,9 @@ frame autoencoder (``autoencoder.py``; ``LATENT_PATCH`` cells a token). Text con
 all-MiniLM-L6-v2's token states, through cross-attention and through a learned pooling (``TextPooler``) added to the
 timestep embedding (MiniLM's own pooled vector barely separates "red ball on blue" from "blue ball on red"). Trained
 with rectified flow, the network predicts the clean clip; sampling converts that to the flow velocity for a
-diffusers Euler scheduler, its schedule shifted towards high noise as training was. Model card:
-``models/kinora_dit/MODEL_CARD.md``.
+diffusers Euler scheduler, its schedule shifted towards high noise as training was. Weights may carry an expert:
+a second network of the same design trained only on a band of noise levels (``sigma_band``), which denoises
+those levels in its place (``attach_expert``). Model card: ``models/kinora_dit/MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
 from PIL import Image
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.autoencoder import FACTOR, FrameAutoencoder
 from models.text_encoder import HIDDEN_SIZE, load_minilm
@@ -327,7 +328,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
     the sampled clip decoded."""
 
     model_cpu_offload_seq = ("text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
-                             "->autoencoder")
+                             "->expert->autoencoder")
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
@@ -335,13 +336,21 @@ class KinoraDiTPipeline(DiffusionPipeline):
                  sigma_max: float = 1.0, guidance_min_sigma: float = 0.0, tail_sigmas: tuple[float, ...] = (),
                  text_pooler: TextPooler | None = None, token_positions: TokenPositions | None = None,
                  detail_head: DetailHead | None = None, shape_head: ShapeHead | None = None,
-                 autoencoder: FrameAutoencoder | None = None) -> None:
+                 autoencoder: FrameAutoencoder | None = None, expert: torch.nn.ModuleDict | None = None,
+                 expert_band: tuple[float, float] | None = None) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
-                              detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder)
+                              detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder, expert=expert)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
-                                tail_sigmas=tuple(tail_sigmas))
+                                tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None)
+
+    def network_at(self, sigma: float) -> Network:
+        """What denoises noise level ``sigma``: the expert inside ``expert_band``, the network elsewhere."""
+        if self.expert is not None and in_band(sigma, self.config.expert_band):
+            return Network(*(self.expert[name] if name in self.expert else None  # noqa: SIM401
+                             for name in Network._fields[:-1]))
+        return Network(self.transformer, self.text_pooler, self.token_positions, self.detail_head, self.shape_head)
 
     @property
     def patch(self) -> tuple[int, int, int]:
@@ -397,7 +406,6 @@ class KinoraDiTPipeline(DiffusionPipeline):
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
-        pooled = self.text_pooler(text, mask) if self.text_pooler is not None else None
         device = text.device
         pinned = {index: self.to_space(picture.to(device)[None, :, None])[0, :, 0] for index, picture in pinned.items()}
         # 3. Noise (drawn on the CPU, so a seed gives the same clip on any device) and the schedule; regenerating
@@ -432,10 +440,11 @@ class KinoraDiTPipeline(DiffusionPipeline):
             # Guidance only where it shapes the clip: below guidance_min_sigma the prompt alone finishes it.
             guided = guidance_scale != 1 and sigma >= self.config.guidance_min_sigma
             rows = 2 if guided else 1
-            predicted = predict_clean(self.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows),
-                                      text[:rows], mask[:rows], self.config.prediction,
-                                      pooled[:rows] if pooled is not None else None, self.token_positions,
-                                      self.detail_head, self.shape_head, self.patch)
+            net = self.network_at(float(sigma))
+            pooled = net.pooler(text, mask)[:rows] if net.pooler is not None else None
+            predicted = predict_clean(net.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows),
+                                      text[:rows], mask[:rows], self.config.prediction, pooled,
+                                      net.positions, net.detail, net.shape, self.patch)
             prompted, plain = predicted[:1], predicted[1:]
             clean = plain + guidance_scale * (prompted - plain) if guided else prompted
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
@@ -461,12 +470,26 @@ def load_builtin() -> KinoraDiTPipeline:
     return load_pipeline(WEIGHTS)
 
 
+def in_band(sigma: float, band: tuple[float, float] | None) -> bool:
+    return band is not None and band[0] <= sigma <= band[1]
+
+
+EXPERT = "expert."  # key prefix of the mid-band expert's weights in an exported file
+
+
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
-    """The pipeline from exported weights (fp16 safetensors with the training config in their metadata)."""
+    """The pipeline from exported weights (fp16 safetensors with the training config in their metadata; with
+    an ``expert_band`` there, the expert's weights under the ``EXPERT`` prefix, the same design as the network)."""
     with safe_open(str(weights), framework="pt") as f:
         config = json.loads(f.metadata()["config"])
+    state = load_file(str(weights))
     network = make_network(config)
-    load_network(network, load_file(str(weights)))
+    load_network(network, {k: v for k, v in state.items() if not k.startswith(EXPERT)})
+    expert = None
+    if config.get("expert_band"):
+        expert = make_network(config)
+        load_network(expert, {k.removeprefix(EXPERT): v for k, v in state.items() if k.startswith(EXPERT)})
+        expert = torch.nn.ModuleDict({k: v for k, v in expert._asdict().items() if v is not None}).eval()
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
     scheduler = FlowMatchEulerDiscreteScheduler(shift=config.get("sigma_shift", 1.0))
@@ -477,7 +500,23 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              token_positions=network.positions.eval() if network.positions is not None else None,
                              detail_head=network.detail.eval() if network.detail is not None else None,
                              shape_head=network.shape.eval() if network.shape is not None else None,
-                             autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None)
+                             autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None,
+                             expert=expert, expert_band=config.get("expert_band"))
+
+
+def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, float], out: str | Path) -> Path:
+    """One file from exported weights and an expert trained from them on the noise levels ``band`` (``sigma_band``
+    in training): the sampler hands those levels to the expert, the rest to the network."""
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = dict(f.metadata())
+    config = json.loads(metadata["config"])
+    state, extra = load_file(str(weights)), load_file(str(expert))
+    if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
+        raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
+    state |= {EXPERT + k: v for k, v in extra.items()}
+    metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
+    save_file(state, str(out), metadata=metadata)
+    return Path(out)
 
 
 def make_network(config: dict) -> Network:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from models.kinora_dit.pipeline import (
     Network,
     ShapeHead,
     TokenPositions,
+    attach_expert,
     encode_text,
     load_network,
     make_network,
@@ -62,7 +64,7 @@ DEFAULTS = {
     "prediction": "clean", "pooled_text": False, "text_aux": 0.0, "text_classes": 0.0,
     "token_positions": False, "final_lr": None, "unshifted_sigma": 0.0,
     "detail_head": False, "shape_head": False, "object_weight": 0.0, "sizes": None, "train_parts": None,
-    "own_input": 0.0, "own_gap": [0.05, 0.4], "latent_channels": 0,
+    "own_input": 0.0, "own_gap": [0.05, 0.4], "latent_channels": 0, "sigma_band": None,
 }
 # What a caption can state, in the order of the labels ``batch`` returns.
 ATTRIBUTES = {"color": COLORS, "shape": SHAPES, "size": SIZES, "motion": MOTIONS, "background": BACKGROUNDS,
@@ -114,8 +116,13 @@ def noise_levels(count: int, rng: torch.Generator, config: dict) -> torch.Tensor
     learned from the text at the very top of the range, which an unshifted draw rarely reaches. Then a share
     ``unshifted_sigma`` is redrawn uniformly without the shift: with the shift alone one draw in twenty falls
     below 0.3, where the sampler's last steps draw the object's outline, and the network grew worse there than
-    at 0.4 (clean-clip error 0.030 at σ = 0.2 against 0.014 at σ = 0.4, and stars came out as blobs)."""
+    at 0.4 (clean-clip error 0.030 at σ = 0.2 against 0.014 at σ = 0.4, and stars came out as blobs).
+    With ``sigma_band`` [low, high] all levels are drawn uniformly between the two instead: a network that
+    only ever denoises that band (a mid-band expert)."""
     # Drawn on the CPU (the generator's device), so a run's noise is the same on any device.
+    if config["sigma_band"]:
+        low, high = config["sigma_band"]
+        return low + (high - low) * torch.rand(count, generator=rng)
     sigma = torch.sigmoid(torch.randn(count, generator=rng))
     if config["uniform_sigma"] > 0:
         uniform = torch.rand(count, generator=rng)
@@ -393,9 +400,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
     parser.add_argument("--raw", action="store_true", help="with --export: the trained weights, not their EMA")
+    parser.add_argument("--expert-for", type=Path, metavar="WEIGHTS",
+                        help="with --export, for a run trained with sigma_band: one file of WEIGHTS (the network "
+                             "the run started from) with the run as its expert on that band")
     parser.add_argument("--autoencoder", type=Path, help="autoencoder weights for a network over latents")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    if args.export and args.expert_for:
+        band = json.loads((args.out / "config.json").read_text())["sigma_band"]
+        if not band:
+            parser.error("--expert-for: the run was not trained on a sigma_band")
+        with tempfile.TemporaryDirectory() as tmp:
+            expert = export(args.out, Path(tmp) / "expert.safetensors", args.raw)
+            print(attach_expert(args.expert_for, expert, band, args.export))
+        return
     if args.export:
         print(export(args.out, args.export, args.raw))
         return

@@ -14,10 +14,12 @@ from models.kinora_dit.autoencoder import FrameAutoencoder, load_autoencoder, sa
 from models.kinora_dit.captions import parse_prompt
 from models.kinora_dit.pipeline import (
     LATENT_PATCH,
+    SAMPLING_TAIL,
     DetailHead,
     KinoraDiTPipeline,
     ShapeHead,
     TokenPositions,
+    attach_expert,
     encode_text,
     load_network,
     load_pipeline,
@@ -43,6 +45,7 @@ from models.kinora_dit.train import (
     pixel_weights,
     train,
 )
+from models.kinora_dit.train import main as train_main
 from models.text_encoder import load_minilm
 
 SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2, "uniform_sigma": 0.5,
@@ -553,3 +556,57 @@ def test_partial_loading_leaves_out_only_layers_whose_shape_differs():
         "proj_in.weight", "proj_out.bias", "proj_out.weight"]
     with pytest.raises(ValueError, match="do not fit"):  # another depth is not a partial fit
         load_network(make_network(small | {"depth": 2}), state, partial=True)
+
+
+def test_a_band_of_noise_levels_is_drawn_uniformly_inside_it():
+    sigma = noise_levels(100_000, torch.Generator().manual_seed(0), load_config(None) | {"sigma_band": [0.3, 0.9]})
+    assert sigma.min() >= 0.3 and sigma.max() <= 0.9
+    assert sigma.mean().item() == pytest.approx(0.6, abs=0.005)
+    assert (sigma < 0.45).float().mean().item() == pytest.approx(0.25, abs=0.01)
+
+
+def test_an_expert_trained_on_a_band_denoises_those_levels_and_the_network_the_rest(tmp_path, monkeypatch):
+    config = load_config(None) | SMALL | {"prediction": "clean", "steps": 2}
+    train(config, tmp_path / "base", resume=False, minutes=None)
+    base = export(tmp_path / "base", tmp_path / "base.safetensors")
+    train(config | {"steps": 4, "sigma_band": [0.5, 1.0]}, tmp_path / "band", resume=False, minutes=None, init=base)
+    combined = tmp_path / "combined.safetensors"
+    monkeypatch.setattr("sys.argv", ["train", "--out", str(tmp_path / "band"), "--export", str(combined),
+                                     "--expert-for", str(base)])
+    train_main()
+    pipe = load_pipeline(combined)
+    assert pipe.config.expert_band == (0.5, 1.0)
+    calls = {"network": [], "expert": []}  # the noise level of each pass through either transformer
+    for name, transformer in (("network", pipe.transformer), ("expert", pipe.expert["transformer"])):
+        transformer.register_forward_pre_hook(
+            lambda module, args, kwargs, name=name: calls[name].append(kwargs["timestep"][0].item() / 1000),
+            with_kwargs=True)
+
+    def sample() -> np.ndarray:
+        return pipe(prompt="a red ball", num_inference_steps=4, generator=torch.Generator().manual_seed(1)).frames[0]
+
+    with_expert = sample()
+    # Unshifted schedule 1, 0.75, 0.5, 0.25, then the tail: the expert takes the first three.
+    assert calls["expert"] == pytest.approx([1.0, 0.75, 0.5])
+    assert len(calls["network"]) == 1 + len(SAMPLING_TAIL) and max(calls["network"]) == pytest.approx(0.25)
+    pipe.register_to_config(expert_band=None)
+    calls["expert"].clear()
+    without = sample()
+    assert not calls["expert"]
+    assert np.array_equal(without, load_pipeline(base)(prompt="a red ball", num_inference_steps=4,
+                                                       generator=torch.Generator().manual_seed(1)).frames[0])
+    assert not np.array_equal(with_expert, without)
+    # The expert's weights are its run's, under their own prefix.
+    trained = load_file(str(export(tmp_path / "band", tmp_path / "band.safetensors")))
+    stored = load_file(str(combined))
+    assert all(torch.equal(stored["expert." + k], v) for k, v in trained.items())
+    assert all(torch.equal(stored[k], v) for k, v in load_file(str(base)).items())
+
+
+def test_an_expert_of_another_design_is_refused(tmp_path):
+    config = load_config(None) | SMALL | {"prediction": "clean", "steps": 2}
+    train(config, tmp_path / "a", resume=False, minutes=None)
+    train(config | {"width": 32}, tmp_path / "b", resume=False, minutes=None)
+    with pytest.raises(ValueError, match="design"):
+        attach_expert(export(tmp_path / "a", tmp_path / "a.safetensors"),
+                      export(tmp_path / "b", tmp_path / "b.safetensors"), (0.5, 1.0), tmp_path / "c.safetensors")
