@@ -482,13 +482,13 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
     an ``expert_band`` there, the expert's weights under the ``EXPERT`` prefix, the same design as the network)."""
     with safe_open(str(weights), framework="pt") as f:
         config = json.loads(f.metadata()["config"])
-    state = load_file(str(weights))
+    state, expert_state = split_expert(load_file(str(weights)))
     network = make_network(config)
-    load_network(network, {k: v for k, v in state.items() if not k.startswith(EXPERT)})
+    load_network(network, state)
     expert = None
     if config.get("expert_band"):
         expert = make_network(config)
-        load_network(expert, {k.removeprefix(EXPERT): v for k, v in state.items() if k.startswith(EXPERT)})
+        load_network(expert, expert_state)
         expert = torch.nn.ModuleDict({k: v for k, v in expert._asdict().items() if v is not None}).eval()
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
@@ -504,17 +504,27 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              expert=expert, expert_band=config.get("expert_band"))
 
 
+def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Exported weights → the network's and the expert's (empty for weights without one)."""
+    return ({k: v for k, v in state.items() if not k.startswith(EXPERT)},
+            {k.removeprefix(EXPERT): v for k, v in state.items() if k.startswith(EXPERT)})
+
+
 def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, float], out: str | Path) -> Path:
-    """One file from exported weights and an expert trained from them on the noise levels ``band`` (``sigma_band``
-    in training): the sampler hands those levels to the expert, the rest to the network."""
+    """One file from exported weights (their network; an expert they carry is replaced) and an expert trained
+    from them on the noise levels ``band`` (``sigma_band`` in training): the sampler hands those levels to the
+    expert, the rest to the network."""
     with safe_open(str(weights), framework="pt") as f:
         metadata = dict(f.metadata())
+    with safe_open(str(expert), framework="pt") as f:
+        expert_step = f.metadata()["step"]
     config = json.loads(metadata["config"])
-    state, extra = load_file(str(weights)), load_file(str(expert))
+    state, extra = split_expert(load_file(str(weights)))[0], load_file(str(expert))
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
     state |= {EXPERT + k: v for k, v in extra.items()}
     metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
+    metadata["expert_step"] = expert_step
     save_file(state, str(out), metadata=metadata)
     return Path(out)
 

@@ -43,6 +43,7 @@ from models.kinora_dit.pipeline import (
     make_network,
     network_state,
     predict_clean,
+    split_expert,
 )
 from models.kinora_dit.raster import parse_frame_size
 from models.kinora_dit.scenes import (
@@ -296,13 +297,17 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     resuming = resume and checkpoint.exists()
     has_autoencoder = resuming or autoencoder is not None
     if init is not None and not resuming:
-        initial = load_file(str(init))
+        # Weights that carry an expert: a run on a band of noise levels goes on from the expert, others from
+        # the network.
+        initial, expert = split_expert(load_file(str(init)))
+        from_expert = bool(config["sigma_band"] and expert)
+        initial = expert if from_expert else initial
         has_autoencoder = has_autoencoder or any(k.startswith("autoencoder.") for k in initial)
         skipped = load_network(parts_of(network), initial, partial=True)
         if skipped:
             print(f"--init: left fresh, shapes differ: {', '.join(skipped)}")
         with safe_open(str(init), framework="pt") as f:
-            step = warm_from = int(f.metadata()["step"])
+            step = warm_from = int(f.metadata()["expert_step" if from_expert else "step"])
         data_rng = np.random.default_rng([config["seed"], step])
         noise_rng.manual_seed(config["seed"] * 1_000_003 + step)
     if autoencoder is not None and not resuming:

@@ -601,6 +601,17 @@ def test_an_expert_trained_on_a_band_denoises_those_levels_and_the_network_the_r
     stored = load_file(str(combined))
     assert all(torch.equal(stored["expert." + k], v) for k, v in trained.items())
     assert all(torch.equal(stored[k], v) for k, v in load_file(str(base)).items())
+    # Attached again, the expert replaces the one the file carries; a band run goes on from the expert, any
+    # other run from the network.
+    again = load_file(str(attach_expert(combined, tmp_path / "band.safetensors", (0.5, 1.0), tmp_path / "again.st")))
+    assert again.keys() == stored.keys()
+    for name, band, source, step in (("from-expert", [0.5, 1.0], trained, 4),
+                                     ("from-network", None, load_file(str(base)), 2)):
+        result = train(config | {"steps": step, "sigma_band": band}, tmp_path / name, resume=False, minutes=None,
+                       init=combined)
+        loaded = torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"]
+        assert result["step"] == step
+        assert all(torch.equal(loaded[k].half(), v) for k, v in source.items())
 
 
 def test_an_expert_of_another_design_is_refused(tmp_path):
