@@ -3,11 +3,13 @@
     OMP_WAIT_POLICY=ACTIVE python -m models.kinora_dit.train --config models/kinora_dit/config.json \\
         --out runs/kinora-dit [--resume | --init WEIGHTS] [--steps N] [--until STEP] [--minutes M] \\
         [--set KEY=VALUE] [--device cuda]
+    python -m models.kinora_dit.train --out RUN --export WEIGHTS [--raw] [--expert-for NETWORK]
 
 Every batch is generated on the fly (scenes.py renders, captions.py describes, in English or French) from
 a seeded generator, so the data needs no storage and a run is reproducible from its config. Checkpoints
 (model, EMA, optimiser, step, data generator state) are written every ``checkpoint_every`` steps and at the
-end; ``--resume`` continues from the last one. ``export`` writes the EMA weights in fp16 safetensors. ``--device``
+end; ``--resume`` continues from the last one. ``export`` writes the EMA weights in fp16 safetensors (with
+``--expert-for``, a run on a ``sigma_band`` goes into one file beside the network it serves). ``--device``
 picks where the networks run (a GPU when one is present; not yet run on one here); noise is still drawn on the
 CPU, so a run's data and noise do not depend on the device. ``OMP_WAIT_POLICY=ACTIVE`` (threads spin between
 operations) made steps 1.27 times faster than PASSIVE on the 2-core machine with nothing else running; with
