@@ -345,12 +345,20 @@ class KinoraDiTPipeline(DiffusionPipeline):
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
                                 tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None)
 
+    def networks(self) -> tuple[Network, Network | None]:
+        """The network and its expert (None without one)."""
+        network = Network(self.transformer, self.text_pooler, self.token_positions, self.detail_head, self.shape_head)
+        if self.expert is None:
+            return network, None
+        return network, Network(*(self.expert[name] if name in self.expert else None  # noqa: SIM401
+                                  for name in Network._fields[:-1]))
+
+    def uses_expert(self, sigma: float) -> bool:
+        return self.expert is not None and in_band(sigma, self.config.expert_band)
+
     def network_at(self, sigma: float) -> Network:
         """What denoises noise level ``sigma``: the expert inside ``expert_band``, the network elsewhere."""
-        if self.expert is not None and in_band(sigma, self.config.expert_band):
-            return Network(*(self.expert[name] if name in self.expert else None  # noqa: SIM401
-                             for name in Network._fields[:-1]))
-        return Network(self.transformer, self.text_pooler, self.token_positions, self.detail_head, self.shape_head)
+        return self.networks()[self.uses_expert(sigma)]
 
     @property
     def patch(self) -> tuple[int, int, int]:
@@ -406,6 +414,8 @@ class KinoraDiTPipeline(DiffusionPipeline):
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
+        nets = self.networks()  # each with its own pooler: the prompt pooled once per network
+        pooled = [net.pooler(text, mask) if net is not None and net.pooler is not None else None for net in nets]
         device = text.device
         pinned = {index: self.to_space(picture.to(device)[None, :, None])[0, :, 0] for index, picture in pinned.items()}
         # 3. Noise (drawn on the CPU, so a seed gives the same clip on any device) and the schedule; regenerating
@@ -440,10 +450,10 @@ class KinoraDiTPipeline(DiffusionPipeline):
             # Guidance only where it shapes the clip: below guidance_min_sigma the prompt alone finishes it.
             guided = guidance_scale != 1 and sigma >= self.config.guidance_min_sigma
             rows = 2 if guided else 1
-            net = self.network_at(float(sigma))
-            pooled = net.pooler(text, mask)[:rows] if net.pooler is not None else None
+            which = self.uses_expert(float(sigma))
+            net, vector = nets[which], pooled[which][:rows] if pooled[which] is not None else None
             predicted = predict_clean(net.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows),
-                                      text[:rows], mask[:rows], self.config.prediction, pooled,
+                                      text[:rows], mask[:rows], self.config.prediction, vector,
                                       net.positions, net.detail, net.shape, self.patch)
             prompted, plain = predicted[:1], predicted[1:]
             clean = plain + guidance_scale * (prompted - plain) if guided else prompted
