@@ -8,6 +8,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 from PIL import Image
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from models.kinora_dit.autoencoder import FrameAutoencoder, load_autoencoder, save_autoencoder, train_autoencoder
@@ -612,6 +613,18 @@ def test_an_expert_trained_on_a_band_denoises_those_levels_and_the_network_the_r
         loaded = torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"]
         assert result["step"] == step
         assert all(torch.equal(loaded[k].half(), v) for k, v in source.items())
+
+
+def test_the_shipped_weights_say_where_training_goes_on_from():
+    # `--init` with the shipped file continues its expert from the expert's own step, the network from its.
+    from models.kinora_dit.pipeline import WEIGHTS
+
+    with safe_open(str(WEIGHTS), framework="pt") as f:
+        metadata = f.metadata()
+        keys = list(f.keys())
+    assert json.loads(metadata["config"]).get("expert_band")
+    assert int(metadata["expert_step"]) > int(metadata["step"]) > 0
+    assert any(k.startswith("expert.") for k in keys)
 
 
 def test_an_expert_of_another_design_is_refused(tmp_path):
