@@ -521,15 +521,18 @@ def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor
 
 
 def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, float], out: str | Path) -> Path:
-    """One file from exported weights (their network; an expert they carry is replaced) and an expert trained
-    from them on the noise levels ``band`` (``sigma_band`` in training): the sampler hands those levels to the
-    expert, the rest to the network."""
+    """One file from exported weights (their network; an expert they carry is replaced) and an expert for the
+    noise levels ``band`` (``sigma_band`` in training): the sampler hands those levels to the expert, the rest
+    to the network. ``expert`` is exported weights too: their network, or the expert they carry if any."""
     with safe_open(str(weights), framework="pt") as f:
         metadata = dict(f.metadata())
     with safe_open(str(expert), framework="pt") as f:
-        expert_step = f.metadata()["step"]
+        expert_metadata = f.metadata()
     config = json.loads(metadata["config"])
-    state, extra = split_expert(load_file(str(weights)))[0], load_file(str(expert))
+    state = split_expert(load_file(str(weights)))[0]
+    extra_network, extra = split_expert(load_file(str(expert)))
+    expert_step = expert_metadata["expert_step" if extra else "step"]
+    extra = extra or extra_network
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
     state |= {EXPERT + k: v for k, v in extra.items()}

@@ -3,13 +3,14 @@
     OMP_WAIT_POLICY=ACTIVE python -m models.kinora_dit.train --config models/kinora_dit/config.json \\
         --out runs/kinora-dit [--resume | --init WEIGHTS] [--steps N] [--until STEP] [--minutes M] \\
         [--set KEY=VALUE] [--device cuda]
-    python -m models.kinora_dit.train --out RUN --export WEIGHTS [--raw] [--expert-for NETWORK]
+    python -m models.kinora_dit.train --out RUN --export WEIGHTS [--raw] [--expert-for NETWORK | --expert-of W]
 
 Every batch is generated on the fly (scenes.py renders, captions.py describes, in English or French) from
 a seeded generator, so the data needs no storage and a run is reproducible from its config. Checkpoints
 (model, EMA, optimiser, step, data generator state) are written every ``checkpoint_every`` steps and at the
 end; ``--resume`` continues from the last one. ``export`` writes the EMA weights in fp16 safetensors (with
-``--expert-for``, a run on a ``sigma_band`` goes into one file beside the network it serves). ``--device``
+``--expert-for``, a run on a ``sigma_band`` goes into one file beside the network it serves; with
+``--expert-of``, the run is the network beside another file's expert). ``--device``
 picks where the networks run (a GPU when one is present; not yet run on one here); noise is still drawn on the
 CPU, so a run's data and noise do not depend on the device. ``OMP_WAIT_POLICY=ACTIVE`` (threads spin between
 operations) made steps 1.27 times faster than PASSIVE on the 2-core machine with nothing else running; with
@@ -41,6 +42,7 @@ from models.kinora_dit.pipeline import (
     TokenPositions,
     attach_expert,
     encode_text,
+    in_band,
     load_network,
     make_network,
     network_state,
@@ -299,10 +301,13 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
     resuming = resume and checkpoint.exists()
     has_autoencoder = resuming or autoencoder is not None
     if init is not None and not resuming:
-        # Weights that carry an expert: a run on a band of noise levels goes on from the expert, others from
-        # the network.
+        # Weights that carry an expert: a run on a band of noise levels goes on from whichever of the two
+        # denoises the band's middle level when sampling, others from the network.
         initial, expert = split_expert(load_file(str(init)))
-        from_expert = bool(config["sigma_band"] and expert)
+        with safe_open(str(init), framework="pt") as f:
+            expert_band = json.loads(f.metadata()["config"]).get("expert_band")
+        from_expert = bool(config["sigma_band"] and expert and in_band(float(np.mean(config["sigma_band"])),
+                                                                         expert_band))
         initial = expert if from_expert else initial
         has_autoencoder = has_autoencoder or any(k.startswith("autoencoder.") for k in initial)
         skipped = load_network(parts_of(network), initial, partial=True)
@@ -410,9 +415,21 @@ def main() -> None:
     parser.add_argument("--expert-for", type=Path, metavar="WEIGHTS",
                         help="with --export, for a run trained with sigma_band: one file of WEIGHTS (the network "
                              "the run started from) with the run as its expert on that band")
+    parser.add_argument("--expert-of", type=Path, metavar="WEIGHTS",
+                        help="with --export: one file of the run as the network beside the expert WEIGHTS carry "
+                             "(e.g. a run on the levels below the expert's band)")
     parser.add_argument("--autoencoder", type=Path, help="autoencoder weights for a network over latents")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    if args.export and args.expert_of:
+        with safe_open(str(args.expert_of), framework="pt") as f:
+            band = json.loads(f.metadata()["config"]).get("expert_band")
+        if not band:
+            parser.error(f"--expert-of: {args.expert_of} carries no expert")
+        with tempfile.TemporaryDirectory() as tmp:
+            network = export(args.out, Path(tmp) / "network.safetensors", args.raw)
+            print(attach_expert(network, args.expert_of, band, args.export))
+        return
     if args.export and args.expert_for:
         band = json.loads((args.out / "config.json").read_text())["sigma_band"]
         if not band:

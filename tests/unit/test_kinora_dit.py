@@ -29,6 +29,7 @@ from models.kinora_dit.pipeline import (
     network_state,
     patchify,
     predict_clean,
+    split_expert,
     unpatchify,
 )
 from models.kinora_dit.scenes import Scene, render, render_with_alpha
@@ -602,17 +603,32 @@ def test_an_expert_trained_on_a_band_denoises_those_levels_and_the_network_the_r
     stored = load_file(str(combined))
     assert all(torch.equal(stored["expert." + k], v) for k, v in trained.items())
     assert all(torch.equal(stored[k], v) for k, v in load_file(str(base)).items())
-    # Attached again, the expert replaces the one the file carries; a band run goes on from the expert, any
-    # other run from the network.
+    # Attached again, the expert replaces the one the file carries; a run on the expert's band goes on from the
+    # expert, a run on the levels below it or on all levels from the network.
     again = load_file(str(attach_expert(combined, tmp_path / "band.safetensors", (0.5, 1.0), tmp_path / "again.st")))
     assert again.keys() == stored.keys()
     for name, band, source, step in (("from-expert", [0.5, 1.0], trained, 4),
-                                     ("from-network", None, load_file(str(base)), 2)):
+                                     ("from-network", None, load_file(str(base)), 2),
+                                     ("low", [0.0, 0.5], load_file(str(base)), 2)):
         result = train(config | {"steps": step, "sigma_band": band}, tmp_path / name, resume=False, minutes=None,
                        init=combined)
         loaded = torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)["model"]
         assert result["step"] == step
         assert all(torch.equal(loaded[k].half(), v) for k, v in source.items())
+    # The low-band run, trained a step, exported as the network beside the combined file's expert (--expert-of).
+    train(config | {"steps": 3, "sigma_band": [0.0, 0.5]}, tmp_path / "low", resume=True, minutes=None)
+    swapped = tmp_path / "swapped.safetensors"
+    monkeypatch.setattr("sys.argv", ["train", "--out", str(tmp_path / "low"), "--export", str(swapped),
+                                     "--expert-of", str(combined)])
+    train_main()
+    low = load_file(str(export(tmp_path / "low", tmp_path / "low.safetensors")))
+    network, expert = split_expert(load_file(str(swapped)))
+    assert network.keys() == low.keys() and all(torch.equal(network[k], v) for k, v in low.items())
+    assert not all(torch.equal(network[k], v) for k, v in load_file(str(base)).items())
+    assert all(torch.equal(expert[k], v) for k, v in trained.items())
+    assert load_pipeline(swapped).config.expert_band == (0.5, 1.0)
+    with safe_open(str(swapped), framework="pt") as f:
+        assert (f.metadata()["step"], f.metadata()["expert_step"]) == ("3", "4")
 
 
 def test_the_shipped_weights_say_where_training_goes_on_from():
