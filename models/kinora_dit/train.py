@@ -305,7 +305,8 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         # denoises the band's middle level when sampling, others from the network.
         initial, expert = split_expert(load_file(str(init)))
         with safe_open(str(init), framework="pt") as f:
-            expert_band = json.loads(f.metadata()["config"]).get("expert_band")
+            metadata = f.metadata()
+        expert_band = json.loads(metadata["config"]).get("expert_band")
         from_expert = bool(config["sigma_band"] and expert and in_band(float(np.mean(config["sigma_band"])),
                                                                          expert_band))
         initial = expert if from_expert else initial
@@ -313,8 +314,7 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         skipped = load_network(parts_of(network), initial, partial=True)
         if skipped:
             print(f"--init: left fresh, shapes differ: {', '.join(skipped)}")
-        with safe_open(str(init), framework="pt") as f:
-            step = warm_from = int(f.metadata()["expert_step" if from_expert else "step"])
+        step = warm_from = int(metadata["expert_step" if from_expert else "step"])
         data_rng = np.random.default_rng([config["seed"], step])
         noise_rng.manual_seed(config["seed"] * 1_000_003 + step)
     if autoencoder is not None and not resuming:
@@ -412,10 +412,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this long")
     parser.add_argument("--export", type=Path, help="write the run's EMA weights here instead of training")
     parser.add_argument("--raw", action="store_true", help="with --export: the trained weights, not their EMA")
-    parser.add_argument("--expert-for", type=Path, metavar="WEIGHTS",
+    beside = parser.add_mutually_exclusive_group()
+    beside.add_argument("--expert-for", type=Path, metavar="WEIGHTS",
                         help="with --export, for a run trained with sigma_band: one file of WEIGHTS (the network "
                              "the run started from) with the run as its expert on that band")
-    parser.add_argument("--expert-of", type=Path, metavar="WEIGHTS",
+    beside.add_argument("--expert-of", type=Path, metavar="WEIGHTS",
                         help="with --export: one file of the run as the network beside the expert WEIGHTS carry "
                              "(e.g. a run on the levels below the expert's band)")
     parser.add_argument("--autoencoder", type=Path, help="autoencoder weights for a network over latents")
