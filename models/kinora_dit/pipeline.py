@@ -490,8 +490,7 @@ EXPERT = "expert."  # key prefix of the mid-band expert's weights in an exported
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
     """The pipeline from exported weights (fp16 safetensors with the training config in their metadata; with
     an ``expert_band`` there, the expert's weights under the ``EXPERT`` prefix, the same design as the network)."""
-    with safe_open(str(weights), framework="pt") as f:
-        config = json.loads(f.metadata()["config"])
+    config = exported_metadata(weights)[1]
     state, expert_state = split_expert(load_file(str(weights)))
     network = make_network(config)
     load_network(network, state)
@@ -514,6 +513,13 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              expert=expert, expert_band=config.get("expert_band"))
 
 
+def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
+    """Exported weights' metadata (``step``, ``expert_step`` beside an expert) and the config it carries."""
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = dict(f.metadata())
+    return metadata, json.loads(metadata["config"])
+
+
 def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Exported weights → the network's and the expert's (empty for weights without one)."""
     return ({k: v for k, v in state.items() if not k.startswith(EXPERT)},
@@ -524,11 +530,8 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     """One file from exported weights (their network; an expert they carry is replaced) and an expert for the
     noise levels ``band`` (``sigma_band`` in training): the sampler hands those levels to the expert, the rest
     to the network. ``expert`` is exported weights too: their network, or the expert they carry if any."""
-    with safe_open(str(weights), framework="pt") as f:
-        metadata = dict(f.metadata())
-    with safe_open(str(expert), framework="pt") as f:
-        expert_metadata = f.metadata()
-    config = json.loads(metadata["config"])
+    metadata, config = exported_metadata(weights)
+    expert_metadata = exported_metadata(expert)[0]
     state = split_expert(load_file(str(weights)))[0]
     extra_network, extra = split_expert(load_file(str(expert)))
     expert_step = expert_metadata["expert_step" if extra else "step"]

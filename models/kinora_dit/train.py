@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -42,6 +41,7 @@ from models.kinora_dit.pipeline import (
     TokenPositions,
     attach_expert,
     encode_text,
+    exported_metadata,
     in_band,
     load_network,
     make_network,
@@ -304,11 +304,9 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         # Weights that carry an expert: a run on a band of noise levels goes on from whichever of the two
         # denoises the band's middle level when sampling, others from the network.
         initial, expert = split_expert(load_file(str(init)))
-        with safe_open(str(init), framework="pt") as f:
-            metadata = f.metadata()
-        expert_band = json.loads(metadata["config"]).get("expert_band")
+        metadata, init_config = exported_metadata(init)
         from_expert = bool(config["sigma_band"] and expert and in_band(float(np.mean(config["sigma_band"])),
-                                                                         expert_band))
+                                                                         init_config.get("expert_band")))
         initial = expert if from_expert else initial
         has_autoencoder = has_autoencoder or any(k.startswith("autoencoder.") for k in initial)
         skipped = load_network(parts_of(network), initial, partial=True)
@@ -423,8 +421,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     if args.export and args.expert_of:
-        with safe_open(str(args.expert_of), framework="pt") as f:
-            band = json.loads(f.metadata()["config"]).get("expert_band")
+        band = exported_metadata(args.expert_of)[1].get("expert_band")
         if not band:
             parser.error(f"--expert-of: {args.expert_of} carries no expert")
         with tempfile.TemporaryDirectory() as tmp:
