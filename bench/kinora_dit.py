@@ -64,8 +64,12 @@ def main() -> None:
                         help="native frame size: a side, or WIDTHxHEIGHT (16:9 requests sample 40x24, 9:16 24x40)")
     parser.add_argument("--expert-band", help="for weights with a mid-band expert: the noise levels it denoises, "
                         "low,high, or 'none' to sample without it (default: the band it was trained on)")
+    parser.add_argument("--shape-guidance", type=float, help="for weights with a shape guide: the largest change "
+                        "of a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
+    if args.shape_guidance is not None:
+        pipe.register_to_config(shape_guidance=args.shape_guidance)
     if args.expert_band is not None:
         band = None if args.expert_band == "none" else tuple(float(v) for v in args.expert_band.split(","))
         pipe.register_to_config(expert_band=band)
@@ -97,6 +101,7 @@ def main() -> None:
     print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance} "
           f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
           f"sigma_max {args.sigma_max}, expert band {pipe.config.expert_band}, "
+          f"shape guidance {pipe.config.shape_guidance if pipe.shape_guide is not None else None}, "
           f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

@@ -28,6 +28,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.autoencoder import FACTOR, FrameAutoencoder
+from models.kinora_dit.prompt_parser import parse_prompt
+from models.kinora_dit.shape_guide import ShapeClassifier, classifier_from, guide
 from models.text_encoder import HIDDEN_SIZE, load_minilm
 
 PATCH = (2, 8, 8)  # frames, height, width per token, in pixel space
@@ -328,7 +330,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
     the sampled clip decoded."""
 
     model_cpu_offload_seq = ("text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
-                             "->expert->autoencoder")
+                             "->expert->autoencoder->shape_guide")
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
@@ -337,13 +339,16 @@ class KinoraDiTPipeline(DiffusionPipeline):
                  text_pooler: TextPooler | None = None, token_positions: TokenPositions | None = None,
                  detail_head: DetailHead | None = None, shape_head: ShapeHead | None = None,
                  autoencoder: FrameAutoencoder | None = None, expert: torch.nn.ModuleDict | None = None,
-                 expert_band: tuple[float, float] | None = None) -> None:
+                 expert_band: tuple[float, float] | None = None, shape_guide: ShapeClassifier | None = None,
+                 shape_guidance: float = 0.0) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
-                              detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder, expert=expert)
+                              detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder, expert=expert,
+                              shape_guide=shape_guide)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
-                                tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None)
+                                tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None,
+                                shape_guidance=shape_guidance)
 
     def networks(self) -> tuple[Network, Network | None]:
         """The network and its expert (None without one)."""
@@ -414,6 +419,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
+        shape = parse_prompt(prompt).get("shape") if self.shape_guide is not None else None
         nets = self.networks()  # each with its own pooler: the prompt pooled once per network
         pooled = [net.pooler(text, mask) if net is not None and net.pooler is not None else None for net in nets]
         device = text.device
@@ -457,6 +463,8 @@ class KinoraDiTPipeline(DiffusionPipeline):
                                       net.positions, net.detail, net.shape, self.patch)
             prompted, plain = predicted[:1], predicted[1:]
             clean = plain + guidance_scale * (prompted - plain) if guided else prompted
+            if shape is not None and guided and self.config.shape_guidance:
+                clean = guide(self.shape_guide, clean, shape, self.config.shape_guidance)
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
                 clean = clean.clamp(-1, 1)
             velocity = (x - clean) / sigma.clamp(min=1e-3)
@@ -485,13 +493,15 @@ def in_band(sigma: float, band: tuple[float, float] | None) -> bool:
 
 
 EXPERT = "expert."  # key prefix of the mid-band expert's weights in an exported file
+SHAPE_GUIDE = "shape_guide."  # key prefix of the shape classifier's weights (``attach_shape_guide``)
 
 
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
     """The pipeline from exported weights (fp16 safetensors with the training config in their metadata; with
     an ``expert_band`` there, the expert's weights under the ``EXPERT`` prefix, the same design as the network)."""
     config = exported_metadata(weights)[1]
-    state, expert_state = split_expert(load_file(str(weights)))
+    everything = load_file(str(weights))
+    state, expert_state = split_expert(everything)
     network = make_network(config)
     load_network(network, state)
     expert = None
@@ -499,6 +509,8 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
         expert = make_network(config)
         load_network(expert, expert_state)
         expert = torch.nn.ModuleDict({k: v for k, v in expert._asdict().items() if v is not None}).eval()
+    guide_state = prefixed(everything, SHAPE_GUIDE)
+    shape_guide = classifier_from(guide_state) if guide_state else None
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
     scheduler = FlowMatchEulerDiscreteScheduler(shift=config.get("sigma_shift", 1.0))
@@ -510,7 +522,8 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              detail_head=network.detail.eval() if network.detail is not None else None,
                              shape_head=network.shape.eval() if network.shape is not None else None,
                              autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None,
-                             expert=expert, expert_band=config.get("expert_band"))
+                             expert=expert, expert_band=config.get("expert_band"), shape_guide=shape_guide,
+                             shape_guidance=config.get("shape_guidance", 0.0) if shape_guide is not None else 0.0)
 
 
 def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
@@ -520,10 +533,15 @@ def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
     return metadata, json.loads(metadata["config"])
 
 
+def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The weights under ``prefix``, the prefix taken off."""
+    return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+
+
 def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Exported weights → the network's and the expert's (empty for weights without one)."""
-    return ({k: v for k, v in state.items() if not k.startswith(EXPERT)},
-            {k.removeprefix(EXPERT): v for k, v in state.items() if k.startswith(EXPERT)})
+    """Exported weights → the network's and the expert's (empty for weights without one); a shape guide they
+    carry is neither's."""
+    return ({k: v for k, v in state.items() if not k.startswith((EXPERT, SHAPE_GUIDE))}, prefixed(state, EXPERT))
 
 
 def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, float], out: str | Path) -> Path:
@@ -532,15 +550,31 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     to the network. ``expert`` is exported weights too: their network, or the expert they carry if any."""
     metadata, config = exported_metadata(weights)
     expert_metadata = exported_metadata(expert)[0]
-    state = split_expert(load_file(str(weights)))[0]
+    everything = load_file(str(weights))
+    state = split_expert(everything)[0]
     extra_network, extra = split_expert(load_file(str(expert)))
     expert_step = expert_metadata["expert_step" if extra else "step"]
     extra = extra or extra_network
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
-    state |= {EXPERT + k: v for k, v in extra.items()}
+    guide = {SHAPE_GUIDE + k: v for k, v in prefixed(everything, SHAPE_GUIDE).items()}  # the weights' guide stays
+    state |= {EXPERT + k: v for k, v in extra.items()} | guide
     metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
     metadata["expert_step"] = expert_step
+    save_file(state, str(out), metadata=metadata)
+    return Path(out)
+
+
+def attach_shape_guide(weights: str | Path, classifier: str | Path, scale: float, out: str | Path) -> Path:
+    """One file from exported weights (a shape guide they carry is replaced) and a shape classifier
+    (``shape_guide.train``'s file): the sampler steers each guided step's clean clip towards the shape the prompt
+    names, the largest change of a pixel ``scale`` (``shape_guide.guide``)."""
+    metadata, config = exported_metadata(weights)
+    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(SHAPE_GUIDE)}
+    guide_state = load_file(str(classifier))
+    classifier_from(guide_state)  # refuses a file that is no shape classifier before anything is written
+    state |= {SHAPE_GUIDE + k: v for k, v in guide_state.items()}  # as trained: 0.4 MB in fp32
+    metadata["config"] = json.dumps(config | {"shape_guidance": float(scale)})
     save_file(state, str(out), metadata=metadata)
     return Path(out)
 
