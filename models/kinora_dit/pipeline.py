@@ -557,8 +557,8 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     extra = extra or extra_network
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
-    guide = {SHAPE_GUIDE + k: v for k, v in prefixed(everything, SHAPE_GUIDE).items()}  # the weights' guide stays
-    state |= {EXPERT + k: v for k, v in extra.items()} | guide
+    kept = {SHAPE_GUIDE + k: v for k, v in prefixed(everything, SHAPE_GUIDE).items()}  # the weights' guide stays
+    state |= {EXPERT + k: v for k, v in extra.items()} | kept
     metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
     metadata["expert_step"] = expert_step
     save_file(state, str(out), metadata=metadata)
@@ -570,6 +570,8 @@ def attach_shape_guide(weights: str | Path, classifier: str | Path, scale: float
     (``shape_guide.train``'s file): the sampler steers each guided step's clean clip towards the shape the prompt
     names, the largest change of a pixel ``scale`` (``shape_guide.guide``)."""
     metadata, config = exported_metadata(weights)
+    if config.get("latent_channels"):
+        raise ValueError("the shape guide reads pixels: weights over latents cannot carry one")
     state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(SHAPE_GUIDE)}
     guide_state = load_file(str(classifier))
     classifier_from(guide_state)  # refuses a file that is no shape classifier before anything is written

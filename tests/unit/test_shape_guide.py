@@ -1,16 +1,19 @@
 """Shape guidance: the classifier, its gradient step, and the sampler that steers towards the shape a prompt names."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.pipeline import (
     SHAPE_GUIDE,
     WEIGHTS,
     attach_expert,
     attach_shape_guide,
+    exported_metadata,
     load_pipeline,
     split_expert,
 )
@@ -108,6 +111,15 @@ def test_the_guide_travels_in_the_weights_file_beside_the_networks_and_stays_out
     with pytest.raises(RuntimeError):
         attach_shape_guide(guided[0], guided[0], 2.0, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
+    metadata, config = exported_metadata(guided[0])
+    latent = tmp_path / "latent.safetensors"  # as a network over latents says it is (the refusal reads no tensors)
+    save_file(load_file(str(guided[0])), str(latent),
+              metadata=metadata | {"config": json.dumps(config | {"latent_channels": 4})})
+    with pytest.raises(ValueError, match="pixels"):
+        attach_shape_guide(latent, guided[2], 10.0, tmp_path / "out.safetensors")
 
 
 def test_the_shipped_weights_carry_a_shape_guide_and_its_scale():
