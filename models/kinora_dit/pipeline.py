@@ -523,7 +523,7 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              shape_head=network.shape.eval() if network.shape is not None else None,
                              autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None,
                              expert=expert, expert_band=config.get("expert_band"), shape_guide=shape_guide,
-                             shape_guidance=config.get("shape_guidance", 0.0) if shape_guide is not None else 0.0)
+                             shape_guidance=config.get("shape_guidance", 0.0))
 
 
 def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
@@ -557,7 +557,7 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     extra = extra or extra_network
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
-    kept = {SHAPE_GUIDE + k: v for k, v in prefixed(everything, SHAPE_GUIDE).items()}  # the weights' guide stays
+    kept = {k: v for k, v in everything.items() if k.startswith(SHAPE_GUIDE)}  # the weights' guide stays
     state |= {EXPERT + k: v for k, v in extra.items()} | kept
     metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
     metadata["expert_step"] = expert_step
