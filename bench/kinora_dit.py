@@ -66,8 +66,16 @@ def main() -> None:
                         "low,high, or 'none' to sample without it (default: the band it was trained on)")
     parser.add_argument("--shape-guidance", type=float, help="for weights with a shape guide: the largest change "
                         "of a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
+    parser.add_argument("--candidates", type=int, help="for weights with a shape guide: clips sampled per prompt "
+                        "naming a shape, the one its classifier finds most like it kept (default: the file's)")
+    parser.add_argument("--turn-guidance", type=float, help="for weights with a turn guide: the largest change of "
+                        "a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
+    if args.turn_guidance is not None:
+        pipe.register_to_config(turn_guidance=args.turn_guidance)
+    if args.candidates is not None:
+        pipe.register_to_config(candidates=args.candidates)
     if args.shape_guidance is not None:
         pipe.register_to_config(shape_guidance=args.shape_guidance)
     if args.expert_band is not None:
@@ -102,6 +110,8 @@ def main() -> None:
           f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
           f"sigma_max {args.sigma_max}, expert band {pipe.config.expert_band}, "
           f"shape guidance {pipe.config.shape_guidance if pipe.shape_guide is not None else None}, "
+          f"candidates {pipe.config.candidates}, "
+          f"turn guidance {pipe.config.turn_guidance if pipe.turn_guide is not None else None}, "
           f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

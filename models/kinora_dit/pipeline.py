@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.autoencoder import FACTOR, FrameAutoencoder
 from models.kinora_dit.prompt_parser import parse_prompt
-from models.kinora_dit.shape_guide import ShapeClassifier, classifier_from, guide
+from models.kinora_dit.shape_guide import ShapeClassifier, classifier_from, guide, log_probability
 from models.text_encoder import HIDDEN_SIZE, load_minilm
 
 PATCH = (2, 8, 8)  # frames, height, width per token, in pixel space
@@ -52,6 +52,9 @@ SAMPLING_SIGMA_MAX = 1.0
 # unguided.
 SAMPLING_TAIL = (0.1, 0.07, 0.05, 0.035, 0.02, 0.01)
 GUIDANCE_MIN_SIGMA = 0.3
+# With a shape guide, a prompt naming a shape is sampled this many times side by side and the clip the guides'
+# classifiers find most like what it asks for is kept (a clip takes about as many times as long on a CPU).
+CANDIDATES = 3
 
 
 def make_transformer(width: int = 192, depth: int = 6, head_dim: int = 32,
@@ -210,6 +213,28 @@ class Network(NamedTuple):
     shape: ShapeHead | None = None
     autoencoder: FrameAutoencoder | None = None
 
+    def guided(self, sigma: torch.Tensor, guidance_scale: float) -> bool:
+        """Whether noise level ``sigma`` is guided: only where guidance shapes the clip; below
+        ``guidance_min_sigma`` the prompt alone finishes it."""
+        return guidance_scale != 1 and bool(sigma >= self.config.guidance_min_sigma)
+
+    def clean_guess(self, x: torch.Tensor, sigma: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
+                    pooled: list[torch.Tensor | None], guidance_scale: float) -> torch.Tensor:
+        """The clean clips the network sees in ``x`` (B, C, F, H, W) at noise level ``sigma`` (0-d), with
+        classifier-free guidance where ``guided``. ``text`` and ``mask`` hold the B prompts, then B negative
+        prompts; ``pooled`` holds each network's pooling of them (None for a network without a pooler)."""
+        b = x.shape[0]
+        guided = self.guided(sigma, guidance_scale)
+        rows = 2 * b if guided else b
+        which = self.uses_expert(float(sigma))
+        net = self.networks()[which]
+        vector = pooled[which][:rows] if pooled[which] is not None else None
+        predicted = predict_clean(net.transformer, x.repeat(rows // b, 1, 1, 1, 1), sigma.repeat(rows),
+                                  text[:rows], mask[:rows], self.config.prediction, vector,
+                                  net.positions, net.detail, net.shape, self.patch)
+        prompted, plain = predicted[:b], predicted[b:]
+        return plain + guidance_scale * (prompted - plain) if guided else prompted
+
     @property
     def patch(self) -> tuple[int, int, int]:
         return LATENT_PATCH if self.autoencoder is not None else PATCH
@@ -330,7 +355,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
     the sampled clip decoded."""
 
     model_cpu_offload_seq = ("text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
-                             "->expert->autoencoder->shape_guide")
+                             "->expert->autoencoder->shape_guide->turn_guide")
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
@@ -340,15 +365,16 @@ class KinoraDiTPipeline(DiffusionPipeline):
                  detail_head: DetailHead | None = None, shape_head: ShapeHead | None = None,
                  autoencoder: FrameAutoencoder | None = None, expert: torch.nn.ModuleDict | None = None,
                  expert_band: tuple[float, float] | None = None, shape_guide: ShapeClassifier | None = None,
-                 shape_guidance: float = 0.0) -> None:
+                 shape_guidance: float = 0.0, candidates: int = 1, turn_guide: ShapeClassifier | None = None,
+                 turn_guidance: float = 0.0) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
                               detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder, expert=expert,
-                              shape_guide=shape_guide)
+                              shape_guide=shape_guide, turn_guide=turn_guide)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
                                 tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None,
-                                shape_guidance=shape_guidance)
+                                shape_guidance=shape_guidance, candidates=candidates, turn_guidance=turn_guidance)
 
     def networks(self) -> tuple[Network, Network | None]:
         """The network and its expert (None without one)."""
@@ -364,6 +390,28 @@ class KinoraDiTPipeline(DiffusionPipeline):
     def network_at(self, sigma: float) -> Network:
         """What denoises noise level ``sigma``: the expert inside ``expert_band``, the network elsewhere."""
         return self.networks()[self.uses_expert(sigma)]
+
+    def guided(self, sigma: torch.Tensor, guidance_scale: float) -> bool:
+        """Whether noise level ``sigma`` is guided: only where guidance shapes the clip; below
+        ``guidance_min_sigma`` the prompt alone finishes it."""
+        return guidance_scale != 1 and bool(sigma >= self.config.guidance_min_sigma)
+
+    def clean_guess(self, x: torch.Tensor, sigma: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
+                    pooled: list[torch.Tensor | None], guidance_scale: float) -> torch.Tensor:
+        """The clean clips the network sees in ``x`` (B, C, F, H, W) at noise level ``sigma`` (0-d), with
+        classifier-free guidance where ``guided``. ``text`` and ``mask`` hold the B prompts, then B negative
+        prompts; ``pooled`` holds each network's pooling of them (None for a network without a pooler)."""
+        b = x.shape[0]
+        guided = self.guided(sigma, guidance_scale)
+        rows = 2 * b if guided else b
+        which = self.uses_expert(float(sigma))
+        net = self.networks()[which]
+        vector = pooled[which][:rows] if pooled[which] is not None else None
+        predicted = predict_clean(net.transformer, x.repeat(rows // b, 1, 1, 1, 1), sigma.repeat(rows),
+                                  text[:rows], mask[:rows], self.config.prediction, vector,
+                                  net.positions, net.detail, net.shape, self.patch)
+        prompted, plain = predicted[:b], predicted[b:]
+        return plain + guidance_scale * (prompted - plain) if guided else prompted
 
     @property
     def patch(self) -> tuple[int, int, int]:
@@ -418,8 +466,14 @@ class KinoraDiTPipeline(DiffusionPipeline):
         frames = max(self.trained_frames, -(-num_frames // PATCH[0]) * PATCH[0])
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
-        text, mask = encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""])
-        shape = parse_prompt(prompt).get("shape") if self.shape_guide is not None else None
+        stated = parse_prompt(prompt)
+        shape = stated.get("shape") if self.shape_guide is not None else None
+        turning = stated.get("motion") == "rotate" and self.turn_guide is not None and self.config.turn_guidance
+        # With a shape named, ``candidates`` clips are sampled side by side and the guides' classifiers keep the
+        # one most like it (and turning, where asked): the prompt (then the negative prompt) once per candidate.
+        count = self.config.candidates if shape is not None else 1
+        text, mask = (rows.repeat_interleave(count, dim=0) for rows in
+                      encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""]))
         nets = self.networks()  # each with its own pooler: the prompt pooled once per network
         pooled = [net.pooler(text, mask) if net is not None and net.pooler is not None else None for net in nets]
         device = text.device
@@ -428,7 +482,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         # a source clip starts part way, from the noised source.
         cells = FACTOR if self.autoencoder is not None else 1
         channels = self.autoencoder.channels if self.autoencoder is not None else 3
-        noise = torch.randn((1, channels, frames, height // cells, width // cells), generator=generator).to(device)
+        noise = torch.randn((count, channels, frames, height // cells, width // cells), generator=generator).to(device)
         # Sampling starts at sigma_max (see SAMPLING_SIGMA_MAX).
         top = self.config.sigma_max
         self.scheduler.set_timesteps(sigmas=self.schedule(top, num_inference_steps), device=device)
@@ -447,24 +501,17 @@ class KinoraDiTPipeline(DiffusionPipeline):
             # rest around it and the last step leaves the image itself: in pixel space exactly, over latents as
             # the autoencoder gives it back.
             for index, picture in pinned.items():
-                x[0, :, index] = (1 - sigma) * picture + sigma * noise[0, :, index]
+                x[:, :, index] = (1 - sigma) * picture + sigma * noise[:, :, index]
 
         pin(x, sigmas[first])
         # 4. Denoise: the network predicts the clean clip; its flow velocity is (x - clean) / sigma.
         for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
-            # Guidance only where it shapes the clip: below guidance_min_sigma the prompt alone finishes it.
-            guided = guidance_scale != 1 and sigma >= self.config.guidance_min_sigma
-            rows = 2 if guided else 1
-            which = self.uses_expert(float(sigma))
-            net, vector = nets[which], pooled[which][:rows] if pooled[which] is not None else None
-            predicted = predict_clean(net.transformer, x.repeat(rows, 1, 1, 1, 1), sigma.repeat(rows),
-                                      text[:rows], mask[:rows], self.config.prediction, vector,
-                                      net.positions, net.detail, net.shape, self.patch)
-            prompted, plain = predicted[:1], predicted[1:]
-            clean = plain + guidance_scale * (prompted - plain) if guided else prompted
-            if shape is not None and guided and self.config.shape_guidance:
+            clean = self.clean_guess(x, sigma, text, mask, pooled, guidance_scale)
+            if shape is not None and self.guided(sigma, guidance_scale) and self.config.shape_guidance:
                 clean = guide(self.shape_guide, clean, shape, self.config.shape_guidance)
+            if turning and self.guided(sigma, guidance_scale):
+                clean = guide(self.turn_guide, clean, "turning", self.config.turn_guidance)
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
                 clean = clean.clamp(-1, 1)
             velocity = (x - clean) / sigma.clamp(min=1e-3)
@@ -473,6 +520,13 @@ class KinoraDiTPipeline(DiffusionPipeline):
             # Steps are reported as callers count them, num_inference_steps; the tail's few passes are not.
             if callback_on_step_end is not None and i < num_inference_steps - first:
                 callback_on_step_end(self, i, t, {})
+        if count > 1:
+            finished = x.clamp(-1, 1)
+            score = log_probability(self.shape_guide, finished, shape)
+            if turning:
+                score = score + log_probability(self.turn_guide, finished, "turning")
+            best = int(score.argmax())
+            x = x[best:best + 1]
         # 5. Frames in [0, 1], (F, H, W, 3).
         if self.autoencoder is not None:
             x = self.autoencoder.decode(x)
@@ -493,7 +547,8 @@ def in_band(sigma: float, band: tuple[float, float] | None) -> bool:
 
 
 EXPERT = "expert."  # key prefix of the mid-band expert's weights in an exported file
-SHAPE_GUIDE = "shape_guide."  # key prefix of the shape classifier's weights (``attach_shape_guide``)
+SHAPE_GUIDE = "shape_guide."  # key prefix of the shape classifier's weights (``attach_guide``)
+TURN_GUIDE = "turn_guide."  # key prefix of the turn classifier's weights (``attach_guide``)
 
 
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
@@ -509,8 +564,8 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
         expert = make_network(config)
         load_network(expert, expert_state)
         expert = torch.nn.ModuleDict({k: v for k, v in expert._asdict().items() if v is not None}).eval()
-    guide_state = prefixed(everything, SHAPE_GUIDE)
-    shape_guide = classifier_from(guide_state) if guide_state else None
+    shape_guide, turn_guide = (classifier_from(state) if (state := prefixed(everything, prefix)) else None
+                               for prefix in (SHAPE_GUIDE, TURN_GUIDE))
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
     scheduler = FlowMatchEulerDiscreteScheduler(shift=config.get("sigma_shift", 1.0))
@@ -523,7 +578,9 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              shape_head=network.shape.eval() if network.shape is not None else None,
                              autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None,
                              expert=expert, expert_band=config.get("expert_band"), shape_guide=shape_guide,
-                             shape_guidance=config.get("shape_guidance", 0.0))
+                             turn_guide=turn_guide,
+                             shape_guidance=config.get("shape_guidance", 0.0), candidates=CANDIDATES,
+                             turn_guidance=config.get("turn_guidance", 0.0))
 
 
 def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
@@ -539,9 +596,10 @@ def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Ten
 
 
 def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Exported weights → the network's and the expert's (empty for weights without one); a shape guide they
-    carry is neither's."""
-    return ({k: v for k, v in state.items() if not k.startswith((EXPERT, SHAPE_GUIDE))}, prefixed(state, EXPERT))
+    """Exported weights → the network's and the expert's (empty for weights without one); guides they carry
+    are neither's."""
+    network = {k: v for k, v in state.items() if not k.startswith((EXPERT, SHAPE_GUIDE, TURN_GUIDE))}
+    return network, prefixed(state, EXPERT)
 
 
 def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, float], out: str | Path) -> Path:
@@ -557,7 +615,7 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     extra = extra or extra_network
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
-    kept = {k: v for k, v in everything.items() if k.startswith(SHAPE_GUIDE)}  # the weights' guide stays
+    kept = {k: v for k, v in everything.items() if k.startswith((SHAPE_GUIDE, TURN_GUIDE))}  # their guides stay
     state |= {EXPERT + k: v for k, v in extra.items()} | kept
     metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
     metadata["expert_step"] = expert_step
@@ -565,18 +623,20 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     return Path(out)
 
 
-def attach_shape_guide(weights: str | Path, classifier: str | Path, scale: float, out: str | Path) -> Path:
-    """One file from exported weights (a shape guide they carry is replaced) and a shape classifier
-    (``shape_guide.train``'s file): the sampler steers each guided step's clean clip towards the shape the prompt
-    names, the largest change of a pixel ``scale`` (``shape_guide.guide``)."""
+def attach_guide(weights: str | Path, classifier: str | Path, scale: float, out: str | Path) -> Path:
+    """One file from exported weights (a guide of the same kind they carry is replaced) and a shape or turn
+    classifier (``shape_guide.train``'s file): the sampler steers each guided step's clean clip towards the
+    shape the prompt names, or towards turning where it asks for that, the largest change of a pixel ``scale``
+    (``shape_guide.guide``)."""
     metadata, config = exported_metadata(weights)
     if config.get("latent_channels"):
-        raise ValueError("the shape guide reads pixels: weights over latents cannot carry one")
-    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(SHAPE_GUIDE)}
+        raise ValueError("guides read pixels: weights over latents cannot carry one")
     guide_state = load_file(str(classifier))
-    classifier_from(guide_state)  # refuses a file that is no shape classifier before anything is written
-    state |= {SHAPE_GUIDE + k: v for k, v in guide_state.items()}  # as trained: 0.4 MB in fp32
-    metadata["config"] = json.dumps(config | {"shape_guidance": float(scale)})
+    turns = classifier_from(guide_state).gap > 0  # refuses a file that is no classifier before anything is written
+    prefix, key = (TURN_GUIDE, "turn_guidance") if turns else (SHAPE_GUIDE, "shape_guidance")
+    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(prefix)}
+    state |= {prefix + k: v for k, v in guide_state.items()}  # as trained: 0.4 MB in fp32
+    metadata["config"] = json.dumps(config | {key: float(scale)})
     save_file(state, str(out), metadata=metadata)
     return Path(out)
 

@@ -1,21 +1,25 @@
-"""Shape guidance: a small per-frame shape classifier whose gradient steers sampling towards the shape asked for.
+"""Guides: small classifiers whose gradients steer sampling towards what the prompt asks for.
 
 The transformer settles an object's outline at the middle noise levels, where its clean-clip guess is a blur
 that a squared error prefers to a star's points. Classifier guidance (Dhariwal & Nichol) adds what a
 classifier says would make the guess more like the named shape: at each guided step the sampler moves the
 predicted clean clip a little up the gradient of the classifier's log-probability of that shape. The classifier
-reads guesses, not noisy clips, so it learns from renders softened and noised the way guesses are.
+reads guesses, not noisy clips, so it learns from renders softened and noised the way guesses are. A turn
+classifier (the same network reading each frame beside the one ``TURN_GAP`` later) tells a turning object
+from one standing still or moving otherwise, and steers prompts that ask for a rotation the same way. The
+sampler also uses both to choose among candidate clips (``pipeline.CANDIDATES``).
 
-Train it (about 8 minutes on two CPU cores, 13 with one), then write it into exported weights, which then
-sample with it:
-``python -m models.kinora_dit.shape_guide --out runs/shapes.safetensors``, then
-``python -m models.kinora_dit.shape_guide --attach WEIGHTS runs/shapes.safetensors --scale 10 --out OUT``.
+Train them (about 8 minutes each on two CPU cores, 13 with one), then write them into exported weights,
+which then sample with them:
+``python -m models.kinora_dit.shape_guide --out runs/shapes.safetensors`` (``--turns`` for the turn classifier),
+then ``python -m models.kinora_dit.shape_guide --attach WEIGHTS runs/shapes.safetensors --scale 10 --out OUT``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,29 +27,40 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from models.kinora_dit.scenes import SHAPES, render, sample_scene
+from models.kinora_dit.scenes import HELD_OUT, MOTIONS, SHAPES, render, sample_scene
 
 FRAME_SIZES = (32, 32, (40, 24), (24, 40))  # the frame sizes the sampler runs at, square twice as often
 
 
-class ShapeClassifier(nn.Module):
-    """Per-frame convolutions at any frame size, logits averaged over a clip's frames (an object may blink)."""
+TURNING = ("still", "turning")  # the turn classifier's classes
+TURN_GAP = 2  # it compares frames this far apart: a turn of 25-38 degrees at 8 fps
 
-    def __init__(self, channels: int = 32) -> None:
+
+class ShapeClassifier(nn.Module):
+    """Per-frame convolutions at any frame size, logits averaged over a clip's frames (an object may blink).
+    With a ``gap``, each "frame" it reads is a frame beside the one ``gap`` later: a turn classifier."""
+
+    def __init__(self, channels: int = 32, classes: tuple[str, ...] = SHAPES, gap: int = 0) -> None:
         super().__init__()
         def block(inputs: int, outputs: int) -> list[nn.Module]:
             return [nn.Conv2d(inputs, outputs, 3, padding=1), nn.GroupNorm(outputs // 8, outputs), nn.SiLU()]
 
-        c = channels
-        self.net = nn.Sequential(*block(3, c), *block(c, c), nn.AvgPool2d(2), *block(c, 2 * c),
+        c, self.classes, self.gap = channels, classes, gap
+        self.net = nn.Sequential(*block(6 if gap else 3, c), *block(c, c), nn.AvgPool2d(2), *block(c, 2 * c),
                                  *block(2 * c, 2 * c), nn.AvgPool2d(2), *block(2 * c, 2 * c))
-        self.head = nn.Linear(2 * c, len(SHAPES))
+        self.head = nn.Linear(2 * c, len(classes))
 
     def frame_logits(self, clips: torch.Tensor) -> torch.Tensor:
-        """``clips`` (B, 3, F, H, W) in [-1, 1] → shape logits of each frame (B, F, len(SHAPES))."""
+        """``clips`` (B, 3, F, H, W) in [-1, 1] → logits of each frame (B, F, classes), or of each pair of
+        frames ``gap`` apart (B, F - gap, classes)."""
         b, c, f, h, w = clips.shape
         frames = clips.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
         frames = frames - frames.flatten(2).median(dim=2).values[:, :, None, None]  # the object, not the backdrop
+        if self.gap:
+            frames = frames.view(b, f, c, h, w)
+            frames = torch.cat([frames[:, :-self.gap], frames[:, self.gap:]], dim=2)
+            f -= self.gap
+            frames = frames.reshape(b * f, 2 * c, h, w)
         features = self.net(frames).amax(dim=(2, 3))  # where the object is does not matter, that it is there does
         return self.head(features).view(b, f, -1)
 
@@ -54,7 +69,7 @@ class ShapeClassifier(nn.Module):
         return self.frame_logits(clips).mean(dim=1)
 
 
-def soften(clips: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+def soften(clips: torch.Tensor, rng: torch.Generator, noise_max: float = 0.3) -> torch.Tensor:
     """Clips as a sampler's clean-clip guess may show them: blurred by up to 2 pixels, with noise of a standard
     deviation up to 0.3. The noise keeps the classifier from leaning on single pixels, and its gradient then
     steers more of an outline (with up to 0.1, 3.8 points fewer prompts came out right: model card)."""
@@ -71,12 +86,13 @@ def soften(clips: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
             pad = nn.functional.conv2d(pad, k.view(1, 1, 1, -1).repeat(3, 1, 1, 1), groups=3)
             pad = nn.functional.conv2d(pad, k.view(1, 1, -1, 1).repeat(3, 1, 1, 1), groups=3)
             clip = pad.permute(1, 0, 2, 3)
-        noise = 0.3 * float(torch.rand(1, generator=rng))
+        noise = noise_max * float(torch.rand(1, generator=rng))
         out.append(clip + noise * torch.randn(clip.shape, generator=rng))
     return torch.stack(out).clamp(-1, 1)
 
 
 def batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training scenes rendered at one of ``FRAME_SIZES``: clips in [-1, 1] and their shapes."""
     size = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
     scenes = [sample_scene(rng, "train") for _ in range(count)]
     clips = np.stack([render(scene, size=size) for scene in scenes])
@@ -84,17 +100,38 @@ def batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Ten
     return video, torch.tensor([SHAPES.index(scene.shape) for scene in scenes])
 
 
-def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float = 1e-3) -> dict:
+def turn_batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch`` for the turn classifier: half the scenes turning, the others doing another move or turning so
+    slowly that they stand still (rendered at 1,000 fps)."""
+    size = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
+    clips, labels = [], []
+    for _ in range(count):
+        turning, still = bool(rng.integers(2)), bool(rng.integers(2))
+        motion = "rotate" if turning or still else str(rng.choice([m for m in MOTIONS if m != "rotate"]))
+        scene = sample_scene(rng, "train")
+        while (scene.color, scene.shape, motion) in HELD_OUT:  # held-out triples stay unseen here too
+            scene = sample_scene(rng, "train")
+        scene = replace(scene, motion=motion)
+        clips.append(render(scene, size=size, fps=8.0 if turning or not still else 1000.0))
+        labels.append(int(turning))
+    video = torch.from_numpy(np.stack(clips)).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
+    return video, torch.tensor(labels)
+
+
+def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float = 1e-3, noise_max: float = 0.3,
+          turns: bool = False) -> dict:
+    """The shape classifier, or with ``turns`` the turn classifier, trained on softened renders (noise std up to
+    ``noise_max``), saved to ``out``."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     noise = torch.Generator().manual_seed(seed)
-    model = ShapeClassifier()
+    model = ShapeClassifier(classes=TURNING, gap=TURN_GAP) if turns else ShapeClassifier()
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
     right, start = [], time.perf_counter()
     for step in range(1, steps + 1):
-        video, labels = batch(rng, batch_size)
-        frames = model.frame_logits(soften(video, noise))
+        video, labels = (turn_batch if turns else batch)(rng, batch_size)
+        frames = model.frame_logits(soften(video, noise, noise_max))
         loss = nn.functional.cross_entropy(frames.flatten(0, 1), labels.repeat_interleave(frames.shape[1]))
         logits = frames.mean(dim=1)
         optimiser.zero_grad()
@@ -111,19 +148,26 @@ def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float =
 
 def classifier_from(state: dict[str, torch.Tensor]) -> ShapeClassifier:
     """A trained classifier from its weights, ready to guide (evaluation mode, no gradients of its own)."""
-    model = ShapeClassifier()
+    first = state.get("net.0.weight")
+    turns = first is not None and first.shape[1] == 6  # a turn classifier reads two frames at once
+    model = ShapeClassifier(classes=TURNING, gap=TURN_GAP) if turns else ShapeClassifier()
     model.load_state_dict(state)
     return model.eval().requires_grad_(False)
 
 
-def guide(classifier: ShapeClassifier, clean: torch.Tensor, shape: str, scale: float) -> torch.Tensor:
-    """``clean`` moved up the gradient of log p(``shape``); the largest change of a pixel is ``scale``."""
+def log_probability(classifier: ShapeClassifier, clips: torch.Tensor, name: str) -> torch.Tensor:
+    """log p(``name``) of each clip (B,) as ``classifier`` reads ``clips`` (B, 3, F, H, W) in [-1, 1]."""
+    return torch.log_softmax(classifier(clips.float()), dim=1)[:, classifier.classes.index(name)]
+
+
+def guide(classifier: ShapeClassifier, clean: torch.Tensor, name: str, scale: float) -> torch.Tensor:
+    """Each clip of ``clean`` moved up the gradient of its log p(``name``: a shape, or "turning"); the largest
+    change of a pixel in a clip is ``scale``."""
     # Samplers run without gradients, the worker's under inference mode: both are lifted here, for the classifier.
     with torch.inference_mode(False), torch.enable_grad():
         x = clean.detach().float().clone().requires_grad_(True)
-        logp = torch.log_softmax(classifier(x), dim=1)[:, SHAPES.index(shape)].sum()
-        (grad,) = torch.autograd.grad(logp, x)
-    step = grad / grad.abs().amax().clamp(min=1e-8)
+        (grad,) = torch.autograd.grad(log_probability(classifier, x, name).sum(), x)
+    step = grad / grad.abs().amax(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-8)
     return clean + scale * step.to(clean.dtype)
 
 
@@ -132,17 +176,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="the classifier's file, or with --attach the model's")
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", type=float, default=0.3, help="the largest noise std in the softened renders")
+    parser.add_argument("--turns", action="store_true", help="train the turn classifier (turning or not)")
     parser.add_argument("--attach", nargs=2, type=Path, metavar=("WEIGHTS", "CLASSIFIER"),
-                        help="write --out as the exported WEIGHTS with the trained CLASSIFIER as their shape guide")
+                        help="write --out as the exported WEIGHTS with the trained CLASSIFIER as a guide")
     parser.add_argument("--scale", type=float, default=10.0, help="with --attach: the largest change of a pixel "
                         "the guide makes to a step's clean clip")
     args = parser.parse_args()
     if args.attach:
-        from models.kinora_dit.pipeline import attach_shape_guide  # the pipeline imports this module
+        from models.kinora_dit.pipeline import attach_guide  # the pipeline imports this module
 
-        print(attach_shape_guide(*args.attach, args.scale, args.out))
+        print(attach_guide(*args.attach, args.scale, args.out))
     else:
-        print(train(args.out, args.steps, args.seed))
+        print(train(args.out, args.steps, args.seed, noise_max=args.noise, turns=args.turns))
 
 
 if __name__ == "__main__":

@@ -5,20 +5,32 @@ import json
 import numpy as np
 import pytest
 import torch
+from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.pipeline import (
     SHAPE_GUIDE,
+    TURN_GUIDE,
     WEIGHTS,
     attach_expert,
-    attach_shape_guide,
+    attach_guide,
     exported_metadata,
     load_pipeline,
     split_expert,
 )
 from models.kinora_dit.scenes import SHAPES
-from models.kinora_dit.shape_guide import ShapeClassifier, classifier_from, guide, soften
+from models.kinora_dit.shape_guide import (
+    TURN_GAP,
+    TURNING,
+    ShapeClassifier,
+    classifier_from,
+    guide,
+    log_probability,
+    soften,
+    turn_batch,
+)
 from models.kinora_dit.shape_guide import train as train_classifier
 from models.kinora_dit.train import export, load_config, train
 
@@ -36,6 +48,11 @@ def test_the_guide_moves_a_clip_up_the_log_probability_of_the_shape_and_no_pixel
         before, after = (torch.log_softmax(classifier(x), dim=1)[0, SHAPES.index(shape)] for x in (clip, moved))
         assert after > before
     assert not moved.requires_grad
+    # Clips guided together are each moved as alone: the largest change is per clip.
+    pair = torch.cat([clip, clip.flip(-1) * 0.5])
+    both = guide(classifier, pair, "ball", 0.01)
+    assert torch.allclose(both[:1], moved, atol=1e-6)
+    assert (both[1] - pair[1]).abs().max().item() == pytest.approx(0.01)
     with torch.inference_mode():  # as the worker samples
         assert torch.equal(guide(classifier, clip.clone(), "ball", 0.01), moved)
 
@@ -60,12 +77,13 @@ def guided(tmp_path_factory):
     weights = export(folder / "run", folder / "plain.safetensors")
     train_classifier(folder / "shapes.safetensors", steps=2)
     classifier = folder / "shapes.safetensors"
-    return weights, attach_shape_guide(weights, classifier, 5.0, folder / "guided.safetensors"), classifier
+    return weights, attach_guide(weights, classifier, 5.0, folder / "guided.safetensors"), classifier
 
 
 def test_guided_steps_are_steered_towards_the_shape_the_prompt_names_and_only_then(guided):
     pipe = load_pipeline(guided[1])
     assert pipe.config.shape_guidance == 5.0
+    pipe.register_to_config(candidates=1)
     calls = []
     pipe.shape_guide.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape))
 
@@ -90,6 +108,31 @@ def test_guided_steps_are_steered_towards_the_shape_the_prompt_names_and_only_th
         prompt="une étoile rouge", num_inference_steps=4, generator=torch.Generator().manual_seed(1)).frames[0])
 
 
+def test_candidates_are_sampled_side_by_side_and_the_one_most_like_the_named_shape_is_kept(guided):
+    pipe = load_pipeline(guided[1])
+    assert pipe.config.candidates == 3
+    seen = []
+    pipe.shape_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    image = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    out = pipe(prompt="a red star on a blue background", num_inference_steps=4,
+               generator=torch.Generator().manual_seed(1),
+               conditions=[LTXVideoCondition(image=Image.fromarray(image), frame_index=0)]).frames[0]
+    # Three guided steps steer all three at once; then the classifier reads the three finished clips.
+    assert [x.shape[0] for x in seen] == [3, 3, 3, 3]
+    finished = seen[-1]
+    assert not torch.equal(finished[0], finished[1])
+    best = int(log_probability(pipe.shape_guide, finished, "star").argmax())
+    assert np.abs(out - ((finished[best].permute(1, 2, 3, 0).numpy() + 1) / 2)).max() < 1e-6
+    assert np.abs((out[0] * 255).round() - image).max() <= 1  # a pinned image pins every candidate
+    # A prompt naming no shape has nothing to choose by: one clip, as without candidates.
+    seen.clear()
+    unnamed = pipe(prompt="something red", num_inference_steps=4, generator=torch.Generator().manual_seed(1))
+    assert not seen
+    pipe.register_to_config(candidates=1)
+    assert np.array_equal(unnamed.frames[0], pipe(prompt="something red", num_inference_steps=4,
+                                                  generator=torch.Generator().manual_seed(1)).frames[0])
+
+
 def test_the_guide_travels_in_the_weights_file_beside_the_networks_and_stays_out_of_their_way(guided, tmp_path):
     plain, with_guide = (load_file(str(path)) for path in guided[:2])
     guide_keys = {k for k in with_guide if k.startswith(SHAPE_GUIDE)}
@@ -105,12 +148,65 @@ def test_the_guide_travels_in_the_weights_file_beside_the_networks_and_stays_out
     assert pipe.shape_guide is not None and pipe.config.shape_guidance == 5.0
     assert pipe.config.expert_band == (0.5, 1.0)
     # Attached again, the new guide and scale replace the old; a file that is no classifier is refused.
-    again = attach_shape_guide(both, guided[2], 2.0, tmp_path / "again.safetensors")
+    again = attach_guide(both, guided[2], 2.0, tmp_path / "again.safetensors")
     assert load_file(str(again)).keys() == load_file(str(both)).keys()
     assert load_pipeline(again).config.shape_guidance == 2.0
     with pytest.raises(RuntimeError):
-        attach_shape_guide(guided[0], guided[0], 2.0, tmp_path / "bad.safetensors")
+        attach_guide(guided[0], guided[0], 2.0, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_the_turn_classifier_reads_pairs_of_frames_and_learns_turning_from_renders(tmp_path):
+    labels, clips = [], []
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        video, label = turn_batch(rng, 8)
+        assert video.shape[:3] == (8, 3, 16)
+        labels += label.tolist()
+        clips.append(video)
+    assert 0 < sum(labels) < len(labels)  # both kinds, about half each
+    train_classifier(tmp_path / "turns.safetensors", steps=3, turns=True)
+    classifier = classifier_from(load_file(str(tmp_path / "turns.safetensors")))
+    assert classifier.classes == TURNING and classifier.gap == TURN_GAP
+    assert classifier.frame_logits(clips[0]).shape == (8, 16 - TURN_GAP, 2)
+    assert classifier(clips[0]).shape == (8, 2)
+
+
+def test_a_turn_guide_steers_only_prompts_that_ask_for_turning(guided, tmp_path):
+    train_classifier(tmp_path / "turns.safetensors", steps=2, turns=True)
+    both = attach_guide(guided[1], tmp_path / "turns.safetensors", 4.0, tmp_path / "both.safetensors")
+    state = load_file(str(both))
+    assert {k for k in state if k.startswith(TURN_GUIDE)} and {k for k in state if k.startswith(SHAPE_GUIDE)}
+    assert split_expert(state)[0].keys() == load_file(str(guided[0])).keys()
+    pipe = load_pipeline(both)
+    assert pipe.config.turn_guidance == 4.0 and pipe.config.shape_guidance == 5.0
+    pipe.register_to_config(candidates=1)
+    turns, shapes = [], []
+    pipe.turn_guide.register_forward_pre_hook(lambda module, args: turns.append(args[0].shape))
+    pipe.shape_guide.register_forward_pre_hook(lambda module, args: shapes.append(args[0].shape))
+
+    def sample(prompt: str) -> np.ndarray:
+        return pipe(prompt=prompt, num_inference_steps=4, generator=torch.Generator().manual_seed(1)).frames[0]
+
+    turned = sample("a red star spinning on a blue background")
+    assert len(turns) == 3 and len(shapes) == 3  # both guides, at each guided step
+    turns.clear()
+    sample("a red star moving left on a blue background")
+    assert not turns
+    pipe.register_to_config(turn_guidance=0.0)
+    assert not np.array_equal(turned, sample("a red star spinning on a blue background"))
+    assert not turns
+    # Among candidates, the one kept is most like the shape and turning together.
+    pipe.register_to_config(turn_guidance=4.0, candidates=3)
+    seen = []
+    pipe.turn_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    out = sample("a red star spinning on a blue background")
+    finished = seen[-1]
+    score = (log_probability(pipe.shape_guide, finished, "star")
+             + log_probability(pipe.turn_guide, finished, "turning"))
+    assert score.shape == (3,)
+    best = int(score.argmax())
+    assert np.abs(out - ((finished[best].permute(1, 2, 3, 0).numpy() + 1) / 2)).max() < 1e-6
 
 
 def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
@@ -119,7 +215,7 @@ def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
     save_file(load_file(str(guided[0])), str(latent),
               metadata=metadata | {"config": json.dumps(config | {"latent_channels": 4})})
     with pytest.raises(ValueError, match="pixels"):
-        attach_shape_guide(latent, guided[2], 10.0, tmp_path / "out.safetensors")
+        attach_guide(latent, guided[2], 10.0, tmp_path / "out.safetensors")
 
 
 def test_the_shipped_weights_carry_a_shape_guide_and_its_scale():
