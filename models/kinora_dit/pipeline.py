@@ -213,28 +213,6 @@ class Network(NamedTuple):
     shape: ShapeHead | None = None
     autoencoder: FrameAutoencoder | None = None
 
-    def guided(self, sigma: torch.Tensor, guidance_scale: float) -> bool:
-        """Whether noise level ``sigma`` is guided: only where guidance shapes the clip; below
-        ``guidance_min_sigma`` the prompt alone finishes it."""
-        return guidance_scale != 1 and bool(sigma >= self.config.guidance_min_sigma)
-
-    def clean_guess(self, x: torch.Tensor, sigma: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
-                    pooled: list[torch.Tensor | None], guidance_scale: float) -> torch.Tensor:
-        """The clean clips the network sees in ``x`` (B, C, F, H, W) at noise level ``sigma`` (0-d), with
-        classifier-free guidance where ``guided``. ``text`` and ``mask`` hold the B prompts, then B negative
-        prompts; ``pooled`` holds each network's pooling of them (None for a network without a pooler)."""
-        b = x.shape[0]
-        guided = self.guided(sigma, guidance_scale)
-        rows = 2 * b if guided else b
-        which = self.uses_expert(float(sigma))
-        net = self.networks()[which]
-        vector = pooled[which][:rows] if pooled[which] is not None else None
-        predicted = predict_clean(net.transformer, x.repeat(rows // b, 1, 1, 1, 1), sigma.repeat(rows),
-                                  text[:rows], mask[:rows], self.config.prediction, vector,
-                                  net.positions, net.detail, net.shape, self.patch)
-        prompted, plain = predicted[:b], predicted[b:]
-        return plain + guidance_scale * (prompted - plain) if guided else prompted
-
     @property
     def patch(self) -> tuple[int, int, int]:
         return LATENT_PATCH if self.autoencoder is not None else PATCH
