@@ -1,9 +1,10 @@
-"""What shape guidance costs: the shipped model's sampling time with its shape guide and without, side by side.
+"""What the guides and candidates cost: the shipped model's sampling time as shipped (guides, three candidates for
+a prompt naming a shape), with one candidate, and without guides or candidates, side by side.
 
-    OMP_WAIT_POLICY=PASSIVE python bench/shape_guidance.py [--repeat 5] [--size 32]
+    OMP_WAIT_POLICY=PASSIVE python bench/shape_guidance.py [--repeat 5] [--size 32] [--prompt "..."]
 
-Each repeat samples the same prompt and seed once with the guide and once without (alternating, so drift in the
-machine's speed touches both alike); prints the median seconds of each and their ratio.
+Each repeat samples the same prompt and seed once per setting (alternating, so drift in the machine's speed
+touches all alike); prints the median seconds of each and their ratios to the plain sampler's.
 """
 
 from __future__ import annotations
@@ -24,20 +25,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", type=parse_frame_size, default=32)
+    parser.add_argument("--prompt", default=PROMPT)
     args = parser.parse_args()
     pipe = load_builtin()
-    scale = pipe.config.shape_guidance
+    shipped = {key: pipe.config[key] for key in ("shape_guidance", "turn_guidance", "candidates")}
+    settings = {
+        f"shipped ({shipped['candidates']} candidates)": shipped,
+        "one candidate": shipped | {"candidates": 1},
+        "plain (no guide, one candidate)": {"shape_guidance": 0.0, "turn_guidance": 0.0, "candidates": 1},
+    }
     width, height = frame_size(args.size)
-    seconds: dict[float, list[float]] = {scale: [], 0.0: []}
+    seconds: dict[str, list[float]] = {name: [] for name in settings}
     for _ in range(args.repeat + 1):  # the first round warms up and is not counted
-        for value in seconds:
-            pipe.register_to_config(shape_guidance=value)
+        for name, config in settings.items():
+            pipe.register_to_config(**config)
             start = time.perf_counter()
-            pipe(prompt=PROMPT, width=width, height=height, generator=torch.Generator().manual_seed(0))
-            seconds[value].append(time.perf_counter() - start)
-    guided, plain = (statistics.median(values[1:]) for values in seconds.values())
-    print(f"one 16-frame {width}x{height} clip, 20 steps, median of {args.repeat}: with the shape guide "
-          f"(scale {scale}) {guided:.3f} s, without {plain:.3f} s, ratio {guided / plain:.2f}")
+            pipe(prompt=args.prompt, width=width, height=height, generator=torch.Generator().manual_seed(0))
+            seconds[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values[1:]) for name, values in seconds.items()}
+    plain = medians["plain (no guide, one candidate)"]
+    print(f"{args.prompt!r}: one 16-frame {width}x{height} clip, 20 steps, median of {args.repeat}:")
+    for name, value in medians.items():
+        print(f"  {name:<34}{value:7.3f} s  ratio {value / plain:.2f}")
 
 
 if __name__ == "__main__":

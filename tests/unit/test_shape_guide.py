@@ -218,8 +218,10 @@ def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
         attach_guide(latent, guided[2], 10.0, tmp_path / "out.safetensors")
 
 
-def test_the_shipped_weights_carry_a_shape_guide_and_its_scale():
+def test_the_shipped_weights_carry_a_shape_guide_and_a_turn_guide_and_their_scales():
     with safe_open(str(WEIGHTS), framework="pt") as f:
         keys = f.keys()
-    assert any(k.startswith(SHAPE_GUIDE) for k in keys)
-    assert load_pipeline(WEIGHTS).config.shape_guidance > 0
+    assert any(k.startswith(SHAPE_GUIDE) for k in keys) and any(k.startswith(TURN_GUIDE) for k in keys)
+    pipe = load_pipeline(WEIGHTS)
+    assert pipe.config.shape_guidance > 0 and pipe.config.turn_guidance > 0 and pipe.config.candidates > 1
+    assert pipe.turn_guide.classes == TURNING
