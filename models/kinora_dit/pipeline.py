@@ -446,7 +446,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
         stated = parse_prompt(prompt)
         shape = stated.get("shape") if self.shape_guide is not None else None
-        turning = stated.get("motion") == "rotate" and self.turn_guide is not None and self.config.turn_guidance
+        turning = stated.get("motion") == "rotate" and self.turn_guide is not None and bool(self.config.turn_guidance)
         # With a shape named, ``candidates`` clips are sampled side by side and the guides' classifiers keep the
         # one most like it (and turning, where asked): the prompt (then the negative prompt) once per candidate.
         count = self.config.candidates if shape is not None else 1
