@@ -486,10 +486,11 @@ class KinoraDiTPipeline(DiffusionPipeline):
         for i, t in enumerate(self.scheduler.timesteps[first:]):
             sigma = t / 1000
             clean = self.clean_guess(x, sigma, text, mask, pooled, guidance_scale)
-            if shape is not None and self.guided(sigma, guidance_scale) and self.config.shape_guidance:
-                clean = guide(self.shape_guide, clean, shape, self.config.shape_guidance)
-            if turning and self.guided(sigma, guidance_scale):
-                clean = guide(self.turn_guide, clean, "turning", self.config.turn_guidance)
+            if self.guided(sigma, guidance_scale):  # the guides steer where classifier-free guidance does
+                if shape is not None and self.config.shape_guidance:
+                    clean = guide(self.shape_guide, clean, shape, self.config.shape_guidance)
+                if turning:
+                    clean = guide(self.turn_guide, clean, "turning", self.config.turn_guidance)
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
                 clean = clean.clamp(-1, 1)
             velocity = (x - clean) / sigma.clamp(min=1e-3)

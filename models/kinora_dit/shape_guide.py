@@ -65,13 +65,13 @@ class ShapeClassifier(nn.Module):
         return self.head(features).view(b, f, -1)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        """Shape logits of whole clips (B, len(SHAPES)): the frames' averaged."""
+        """Logits of whole clips (B, classes): the frames' (or pairs') averaged."""
         return self.frame_logits(clips).mean(dim=1)
 
 
 def soften(clips: torch.Tensor, rng: torch.Generator, noise_max: float = 0.3) -> torch.Tensor:
     """Clips as a sampler's clean-clip guess may show them: blurred by up to 2 pixels, with noise of a standard
-    deviation up to 0.3. The noise keeps the classifier from leaning on single pixels, and its gradient then
+    deviation up to ``noise_max``. The noise keeps the classifier from leaning on single pixels, and its gradient then
     steers more of an outline (with up to 0.1, 3.8 points fewer prompts came out right: model card)."""
     out = []
     for clip in clips:
@@ -91,12 +91,21 @@ def soften(clips: torch.Tensor, rng: torch.Generator, noise_max: float = 0.3) ->
     return torch.stack(out).clamp(-1, 1)
 
 
+def make_classifier(turns: bool = False) -> ShapeClassifier:
+    """The shape classifier, or with ``turns`` the turn classifier."""
+    return ShapeClassifier(classes=TURNING, gap=TURN_GAP) if turns else ShapeClassifier()
+
+
+def as_video(clips: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """uint8 clips (N, F, H, W, 3) → (N, 3, F, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.stack(clips)).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
+
+
 def batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Training scenes rendered at one of ``FRAME_SIZES``: clips in [-1, 1] and their shapes."""
     size = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
     scenes = [sample_scene(rng, "train") for _ in range(count)]
-    clips = np.stack([render(scene, size=size) for scene in scenes])
-    video = torch.from_numpy(clips).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
+    video = as_video([render(scene, size=size) for scene in scenes])
     return video, torch.tensor([SHAPES.index(scene.shape) for scene in scenes])
 
 
@@ -114,8 +123,7 @@ def turn_batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torc
         scene = replace(scene, motion=motion)
         clips.append(render(scene, size=size, fps=8.0 if turning or not still else 1000.0))
         labels.append(int(turning))
-    video = torch.from_numpy(np.stack(clips)).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
-    return video, torch.tensor(labels)
+    return as_video(clips), torch.tensor(labels)
 
 
 def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float = 1e-3, noise_max: float = 0.3,
@@ -125,7 +133,7 @@ def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float =
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     noise = torch.Generator().manual_seed(seed)
-    model = ShapeClassifier(classes=TURNING, gap=TURN_GAP) if turns else ShapeClassifier()
+    model = make_classifier(turns)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
     right, start = [], time.perf_counter()
@@ -150,7 +158,7 @@ def classifier_from(state: dict[str, torch.Tensor]) -> ShapeClassifier:
     """A trained classifier from its weights, ready to guide (evaluation mode, no gradients of its own)."""
     first = state.get("net.0.weight")
     turns = first is not None and first.shape[1] == 6  # a turn classifier reads two frames at once
-    model = ShapeClassifier(classes=TURNING, gap=TURN_GAP) if turns else ShapeClassifier()
+    model = make_classifier(turns)
     model.load_state_dict(state)
     return model.eval().requires_grad_(False)
 

@@ -60,6 +60,7 @@ from models.kinora_dit.scenes import (
     render_with_alpha,
     sample_scene,
 )
+from models.kinora_dit.shape_guide import as_video
 from models.text_encoder import load_minilm
 
 DEFAULTS = {
@@ -93,14 +94,12 @@ def batch(rng: np.random.Generator, config: dict) -> tuple[torch.Tensor, list[st
     size = parse_frame_size(str(sizes[rng.integers(len(sizes))])) if sizes else config["size"]
     scenes = [sample_scene(rng, "train") for _ in range(config["batch"])]
     rendered = [render_with_alpha(s, config["frames"], size, config["fps"]) for s in scenes]
-    clips = np.stack([clip for clip, _ in rendered])
     alpha = torch.from_numpy(np.stack([a for _, a in rendered])).unsqueeze(1)
     described = [caption_with_attributes(s, rng, "fr" if rng.random() < config["french"] else "en") for s in scenes]
     described = [("", {}) if rng.random() < config["drop_text"] else d for d in described]
     labels = torch.tensor([[vocab.index(stated[key]) if key in stated else UNSTATED
                             for key, vocab in ATTRIBUTES.items()] for _, stated in described])
-    video = torch.from_numpy(clips).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
-    return video, [text for text, _ in described], labels, alpha
+    return as_video([clip for clip, _ in rendered]), [text for text, _ in described], labels, alpha
 
 
 def pixel_weights(alpha: torch.Tensor, object_weight: float) -> torch.Tensor | None:
