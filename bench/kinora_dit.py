@@ -3,7 +3,7 @@
     OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
         [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0.3] [--sigma-max 1.0] [--shift 3] \\
         [--size 32 | 40x24 | 24x40] [--tail 0.1,0.05 | --tail none] [--expert-band 0.3,1 | --expert-band none] \\
-        [--shape-guidance 10] [--turn-guidance 20] [--candidates 3]
+        [--shape-guidance 10] [--turn-guidance 20] [--size-guidance 0] [--candidates 3]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
@@ -71,10 +71,14 @@ def main() -> None:
                         "naming a shape, the one the guides' classifiers find most like it kept (default: 3)")
     parser.add_argument("--turn-guidance", type=float, help="for weights with a turn guide: the largest change of "
                         "a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
+    parser.add_argument("--size-guidance", type=float, help="for weights with a size guide: the largest change of "
+                        "a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
     if args.turn_guidance is not None:
         pipe.register_to_config(turn_guidance=args.turn_guidance)
+    if args.size_guidance is not None:
+        pipe.register_to_config(size_guidance=args.size_guidance)
     if args.candidates is not None:
         pipe.register_to_config(candidates=args.candidates)
     if args.shape_guidance is not None:
@@ -113,6 +117,7 @@ def main() -> None:
           f"shape guidance {pipe.config.shape_guidance if pipe.shape_guide is not None else None}, "
           f"candidates {pipe.config.candidates}, "
           f"turn guidance {pipe.config.turn_guidance if pipe.turn_guide is not None else None}, "
+          f"size guidance {pipe.config.size_guidance if pipe.size_guide is not None else None}, "
           f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

@@ -28,8 +28,15 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.autoencoder import FACTOR, FrameAutoencoder
-from models.kinora_dit.prompt_parser import parse_prompt
-from models.kinora_dit.shape_guide import ShapeClassifier, classifier_from, guide, log_probability
+from models.kinora_dit.shape_guide import (
+    KINDS,
+    ShapeClassifier,
+    asked,
+    classifier_from,
+    guide,
+    kind_of,
+    log_probability,
+)
 from models.text_encoder import HIDDEN_SIZE, load_minilm
 
 PATCH = (2, 8, 8)  # frames, height, width per token, in pixel space
@@ -333,7 +340,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
     the sampled clip decoded."""
 
     model_cpu_offload_seq = ("text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
-                             "->expert->autoencoder->shape_guide->turn_guide")
+                             "->expert->autoencoder->shape_guide->turn_guide->size_guide")
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
@@ -344,15 +351,17 @@ class KinoraDiTPipeline(DiffusionPipeline):
                  autoencoder: FrameAutoencoder | None = None, expert: torch.nn.ModuleDict | None = None,
                  expert_band: tuple[float, float] | None = None, shape_guide: ShapeClassifier | None = None,
                  shape_guidance: float = 0.0, candidates: int = 1, turn_guide: ShapeClassifier | None = None,
-                 turn_guidance: float = 0.0) -> None:
+                 turn_guidance: float = 0.0, size_guide: ShapeClassifier | None = None,
+                 size_guidance: float = 0.0) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
                               detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder, expert=expert,
-                              shape_guide=shape_guide, turn_guide=turn_guide)
+                              shape_guide=shape_guide, turn_guide=turn_guide, size_guide=size_guide)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
                                 tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None,
-                                shape_guidance=shape_guidance, candidates=candidates, turn_guidance=turn_guidance)
+                                shape_guidance=shape_guidance, candidates=candidates, turn_guidance=turn_guidance,
+                                size_guidance=size_guidance)
 
     def networks(self) -> tuple[Network, Network | None]:
         """The network and its expert (None without one)."""
@@ -368,6 +377,14 @@ class KinoraDiTPipeline(DiffusionPipeline):
     def network_at(self, sigma: float) -> Network:
         """What denoises noise level ``sigma``: the expert inside ``expert_band``, the network elsewhere."""
         return self.networks()[self.uses_expert(sigma)]
+
+    def asked(self, prompt: str) -> dict[str, str]:
+        """``shape_guide.asked`` for the guides the weights carry: kind → the class its classifier is to find."""
+        return {kind: name for kind, name in asked(prompt).items() if self.classifier(kind) is not None}
+
+    def classifier(self, kind: str) -> ShapeClassifier | None:
+        """The classifier guiding ``kind`` (one of ``shape_guide.KINDS``), None where the weights carry none."""
+        return getattr(self, f"{kind}_guide")
 
     def guided(self, sigma: torch.Tensor, guidance_scale: float) -> bool:
         """Whether noise level ``sigma`` is guided: only where guidance shapes the clip; below
@@ -444,12 +461,10 @@ class KinoraDiTPipeline(DiffusionPipeline):
         frames = max(self.trained_frames, -(-num_frames // PATCH[0]) * PATCH[0])
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
-        stated = parse_prompt(prompt)
-        shape = stated.get("shape") if self.shape_guide is not None else None
-        turning = stated.get("motion") == "rotate" and self.turn_guide is not None and bool(self.config.turn_guidance)
+        asked = self.asked(prompt)
         # With a shape named, ``candidates`` clips are sampled side by side and the guides' classifiers keep the
-        # one most like it (and turning, where asked): the prompt (then the negative prompt) once per candidate.
-        count = self.config.candidates if shape is not None else 1
+        # one most like what the prompt asks for: the prompt (then the negative prompt) once per candidate.
+        count = self.config.candidates if "shape" in asked else 1
         text, mask = (rows.repeat_interleave(count, dim=0) for rows in
                       encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""]))
         nets = self.networks()  # each with its own pooler: the prompt pooled once per network
@@ -487,10 +502,9 @@ class KinoraDiTPipeline(DiffusionPipeline):
             sigma = t / 1000
             clean = self.clean_guess(x, sigma, text, mask, pooled, guidance_scale)
             if self.guided(sigma, guidance_scale):  # the guides steer where classifier-free guidance does
-                if shape is not None and self.config.shape_guidance:
-                    clean = guide(self.shape_guide, clean, shape, self.config.shape_guidance)
-                if turning:
-                    clean = guide(self.turn_guide, clean, "turning", self.config.turn_guidance)
+                for kind, name in asked.items():
+                    if scale := self.config[f"{kind}_guidance"]:
+                        clean = guide(self.classifier(kind), clean, name, scale)
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
                 clean = clean.clamp(-1, 1)
             velocity = (x - clean) / sigma.clamp(min=1e-3)
@@ -501,9 +515,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
                 callback_on_step_end(self, i, t, {})
         if count > 1:
             finished = x.clamp(-1, 1)
-            score = log_probability(self.shape_guide, finished, shape)
-            if turning:
-                score = score + log_probability(self.turn_guide, finished, "turning")
+            score = sum(log_probability(self.classifier(kind), finished, name) for kind, name in asked.items())
             best = int(score.argmax())
             x = x[best:best + 1]
         # 5. Frames in [0, 1], (F, H, W, 3).
@@ -526,8 +538,8 @@ def in_band(sigma: float, band: tuple[float, float] | None) -> bool:
 
 
 EXPERT = "expert."  # key prefix of the mid-band expert's weights in an exported file
-SHAPE_GUIDE = "shape_guide."  # key prefix of the shape classifier's weights (``attach_guide``)
-TURN_GUIDE = "turn_guide."  # key prefix of the turn classifier's weights (``attach_guide``)
+GUIDES = {kind: f"{kind}_guide." for kind in KINDS}  # key prefix of each guide's weights (``attach_guide``)
+SHAPE_GUIDE, TURN_GUIDE, SIZE_GUIDE = GUIDES["shape"], GUIDES["turn"], GUIDES["size"]
 
 
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
@@ -543,8 +555,8 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
         expert = make_network(config)
         load_network(expert, expert_state)
         expert = torch.nn.ModuleDict({k: v for k, v in expert._asdict().items() if v is not None}).eval()
-    shape_guide, turn_guide = (classifier_from(state) if (state := prefixed(everything, prefix)) else None
-                               for prefix in (SHAPE_GUIDE, TURN_GUIDE))
+    guides = {f"{kind}_guide": classifier_from(state, kind) if (state := prefixed(everything, prefix)) else None
+              for kind, prefix in GUIDES.items()}
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
     scheduler = FlowMatchEulerDiscreteScheduler(shift=config.get("sigma_shift", 1.0))
@@ -556,10 +568,8 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
                              detail_head=network.detail.eval() if network.detail is not None else None,
                              shape_head=network.shape.eval() if network.shape is not None else None,
                              autoencoder=network.autoencoder.eval() if network.autoencoder is not None else None,
-                             expert=expert, expert_band=config.get("expert_band"), shape_guide=shape_guide,
-                             turn_guide=turn_guide,
-                             shape_guidance=config.get("shape_guidance", 0.0), candidates=CANDIDATES,
-                             turn_guidance=config.get("turn_guidance", 0.0))
+                             expert=expert, expert_band=config.get("expert_band"), candidates=CANDIDATES,
+                             **guides, **{f"{kind}_guidance": config.get(f"{kind}_guidance", 0.0) for kind in GUIDES})
 
 
 def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
@@ -577,7 +587,7 @@ def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Ten
 def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Exported weights → the network's and the expert's (empty for weights without one); guides they carry
     are neither's."""
-    network = {k: v for k, v in state.items() if not k.startswith((EXPERT, SHAPE_GUIDE, TURN_GUIDE))}
+    network = {k: v for k, v in state.items() if not k.startswith((EXPERT, *GUIDES.values()))}
     return network, prefixed(state, EXPERT)
 
 
@@ -594,7 +604,7 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
     extra = extra or extra_network
     if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in extra.items()}:
         raise ValueError("the expert's design differs from the network's: its weights do not match layer for layer")
-    kept = {k: v for k, v in everything.items() if k.startswith((SHAPE_GUIDE, TURN_GUIDE))}  # their guides stay
+    kept = {k: v for k, v in everything.items() if k.startswith(tuple(GUIDES.values()))}  # their guides stay
     state |= {EXPERT + k: v for k, v in extra.items()} | kept
     metadata["config"] = json.dumps(config | {"expert_band": [float(band[0]), float(band[1])]})
     metadata["expert_step"] = expert_step
@@ -603,16 +613,17 @@ def attach_expert(weights: str | Path, expert: str | Path, band: tuple[float, fl
 
 
 def attach_guide(weights: str | Path, classifier: str | Path, scale: float, out: str | Path) -> Path:
-    """One file from exported weights (a guide of the same kind they carry is replaced) and a shape or turn
-    classifier (``shape_guide.train``'s file): the sampler steers each guided step's clean clip towards the
-    shape the prompt names, or towards turning where it asks for that, the largest change of a pixel ``scale``
-    (``shape_guide.guide``)."""
+    """One file from exported weights (a guide of the same kind they carry is replaced) and a shape, turn or
+    size classifier (``shape_guide.train``'s file): the sampler steers each guided step's clean clip towards the
+    shape the prompt names, turning where it asks for that, or the size it states, the largest change of a pixel
+    ``scale`` (``shape_guide.guide``; 0: the classifier only chooses among candidates)."""
     metadata, config = exported_metadata(weights)
     if config.get("latent_channels"):
         raise ValueError("guides read pixels: weights over latents cannot carry one")
+    kind = kind_of(classifier)  # refuses a file that is no classifier before anything is written
     guide_state = load_file(str(classifier))
-    turns = classifier_from(guide_state).gap > 0  # refuses a file that is no classifier before anything is written
-    prefix, key = (TURN_GUIDE, "turn_guidance") if turns else (SHAPE_GUIDE, "shape_guidance")
+    classifier_from(guide_state, kind)
+    prefix, key = GUIDES[kind], f"{kind}_guidance"
     state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(prefix)}
     state |= {prefix + k: v for k, v in guide_state.items()}  # as trained: 0.4 MB in fp32
     metadata["config"] = json.dumps(config | {key: float(scale)})

@@ -6,13 +6,15 @@ classifier says would make the guess more like the named shape: at each guided s
 predicted clean clip a little up the gradient of the classifier's log-probability of that shape. The classifier
 reads guesses, not noisy clips, so it learns from renders softened and noised the way guesses are. A turn
 classifier (the same network reading each frame beside the one ``TURN_GAP`` later) tells a turning object
-from one standing still or moving otherwise, and steers prompts that ask for a rotation the same way. The
-sampler also uses both to choose among candidate clips (``pipeline.CANDIDATES``).
+from one standing still or moving otherwise, and steers prompts that ask for a rotation the same way; a size
+classifier tells small, medium and large objects apart. The sampler also uses them to choose among candidate
+clips (``pipeline.CANDIDATES``).
 
 Train them (about 8 minutes each on two CPU cores, 13 with one), then write them into exported weights,
 which then sample with them:
-``python -m models.kinora_dit.shape_guide --out runs/shapes.safetensors`` (``--turns`` for the turn classifier),
-then ``python -m models.kinora_dit.shape_guide --attach WEIGHTS runs/shapes.safetensors --scale 10 --out OUT``.
+``python -m models.kinora_dit.shape_guide --out runs/shapes.safetensors`` (``--kind turn`` or ``--kind size``
+for the others), then
+``python -m models.kinora_dit.shape_guide --attach WEIGHTS runs/shapes.safetensors --scale 10 --out OUT``.
 """
 
 from __future__ import annotations
@@ -24,16 +26,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from models.kinora_dit.scenes import HELD_OUT, MOTIONS, SHAPES, render, sample_scene
+from models.kinora_dit.prompt_parser import parse_prompt
+from models.kinora_dit.scenes import HELD_OUT, MOTIONS, SHAPES, SIZES, render, sample_scene
 
 FRAME_SIZES = (32, 32, (40, 24), (24, 40))  # the frame sizes the sampler runs at, square twice as often
 
 
 TURNING = ("still", "turning")  # the turn classifier's classes
 TURN_GAP = 2  # it compares frames this far apart: a turn of 25-38 degrees at 8 fps
+# Each kind of classifier: the classes it tells apart and the gap between the frames it reads together (0: one).
+KINDS = {"shape": (SHAPES, 0), "turn": (TURNING, TURN_GAP), "size": (SIZES, 0)}
 
 
 class ShapeClassifier(nn.Module):
@@ -91,9 +97,21 @@ def soften(clips: torch.Tensor, rng: torch.Generator, noise_max: float = 0.3) ->
     return torch.stack(out).clamp(-1, 1)
 
 
-def make_classifier(turns: bool = False) -> ShapeClassifier:
-    """The shape classifier, or with ``turns`` the turn classifier."""
-    return ShapeClassifier(classes=TURNING, gap=TURN_GAP) if turns else ShapeClassifier()
+def asked(prompt: str) -> dict[str, str]:
+    """Classifier kind → the class the prompt asks it to find: the shape it names, "turning" where it asks for
+    a rotation, the size it states (kinds the prompt says nothing about are left out)."""
+    stated = parse_prompt(prompt)
+    classes = {"shape": stated.get("shape"), "turn": "turning" if stated.get("motion") == "rotate" else None,
+               "size": stated.get("size")}
+    return {kind: name for kind, name in classes.items() if name is not None}
+
+
+def make_classifier(kind: str = "shape") -> ShapeClassifier:
+    """A classifier of one of ``KINDS``: the shape, turn or size classifier."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
+    classes, gap = KINDS[kind]
+    return ShapeClassifier(classes=classes, gap=gap)
 
 
 def as_video(clips: list[np.ndarray] | np.ndarray) -> torch.Tensor:
@@ -101,12 +119,16 @@ def as_video(clips: list[np.ndarray] | np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack(clips)).float().div(127.5).sub(1).permute(0, 4, 1, 2, 3)
 
 
-def batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training scenes rendered at one of ``FRAME_SIZES``: clips in [-1, 1] and their shapes."""
+def batch(rng: np.random.Generator, count: int, kind: str = "shape") -> tuple[torch.Tensor, torch.Tensor]:
+    """Training scenes rendered at one of ``FRAME_SIZES``: clips in [-1, 1] and their shapes (``kind`` "size":
+    their sizes; "turn": ``turn_batch``)."""
+    if kind == "turn":
+        return turn_batch(rng, count)
     size = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
     scenes = [sample_scene(rng, "train") for _ in range(count)]
     video = as_video([render(scene, size=size) for scene in scenes])
-    return video, torch.tensor([SHAPES.index(scene.shape) for scene in scenes])
+    classes = KINDS[kind][0]
+    return video, torch.tensor([classes.index(getattr(scene, kind)) for scene in scenes])
 
 
 def turn_batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,18 +149,18 @@ def turn_batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torc
 
 
 def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float = 1e-3, noise_max: float = 0.3,
-          turns: bool = False) -> dict:
-    """The shape classifier, or with ``turns`` the turn classifier, trained on softened renders (noise std up to
-    ``noise_max``), saved to ``out``."""
+          kind: str = "shape") -> dict:
+    """A classifier of ``kind`` (``KINDS``) trained on softened renders (noise std up to ``noise_max``), saved to
+    ``out`` with its kind in the file's metadata."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     noise = torch.Generator().manual_seed(seed)
-    model = make_classifier(turns)
+    model = make_classifier(kind)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
     right, start = [], time.perf_counter()
     for step in range(1, steps + 1):
-        video, labels = (turn_batch if turns else batch)(rng, batch_size)
+        video, labels = batch(rng, batch_size, kind)
         frames = model.frame_logits(soften(video, noise, noise_max))
         loss = nn.functional.cross_entropy(frames.flatten(0, 1), labels.repeat_interleave(frames.shape[1]))
         logits = frames.mean(dim=1)
@@ -150,15 +172,23 @@ def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float =
         if step % 100 == 0:
             print(f"step {step}: loss {loss.item():.3f}, right {np.mean(right[-100:]):.3f}, "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out), metadata={"kind": kind})
     return {"steps": steps, "right_last_100": float(np.mean(right[-100:]))}
 
 
-def classifier_from(state: dict[str, torch.Tensor]) -> ShapeClassifier:
-    """A trained classifier from its weights, ready to guide (evaluation mode, no gradients of its own)."""
-    first = state.get("net.0.weight")
-    turns = first is not None and first.shape[1] == 6  # a turn classifier reads two frames at once
-    model = make_classifier(turns)
+def kind_of(path: str | Path) -> str:
+    """The kind of the classifier ``train`` saved to ``path``."""
+    with safe_open(str(path), framework="pt") as f:
+        kind = (f.metadata() or {}).get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"{path} is no classifier of one of {tuple(KINDS)}")
+    return kind
+
+
+def classifier_from(state: dict[str, torch.Tensor], kind: str = "shape") -> ShapeClassifier:
+    """A trained classifier of ``kind`` from its weights, ready to guide (evaluation mode, no gradients of its
+    own)."""
+    model = make_classifier(kind)
     model.load_state_dict(state)
     return model.eval().requires_grad_(False)
 
@@ -169,7 +199,7 @@ def log_probability(classifier: ShapeClassifier, clips: torch.Tensor, name: str)
 
 
 def guide(classifier: ShapeClassifier, clean: torch.Tensor, name: str, scale: float) -> torch.Tensor:
-    """Each clip of ``clean`` moved up the gradient of its log p(``name``: a shape, or "turning"); the largest
+    """Each clip of ``clean`` moved up the gradient of its log p(``name``: a class of the classifier); the largest
     change of a pixel in a clip is ``scale``."""
     # Samplers run without gradients, the worker's under inference mode: both are lifted here, for the classifier.
     with torch.inference_mode(False), torch.enable_grad():
@@ -185,7 +215,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--noise", type=float, default=0.3, help="the largest noise std in the softened renders")
-    parser.add_argument("--turns", action="store_true", help="train the turn classifier (turning or not)")
+    parser.add_argument("--kind", choices=tuple(KINDS), default="shape",
+                        help="what the classifier tells apart: shapes, turning or not, sizes")
     parser.add_argument("--attach", nargs=2, type=Path, metavar=("WEIGHTS", "CLASSIFIER"),
                         help="write --out as the exported WEIGHTS with the trained CLASSIFIER as a guide")
     parser.add_argument("--scale", type=float, default=10.0, help="with --attach: the largest change of a pixel "
@@ -196,7 +227,7 @@ def main() -> None:
 
         print(attach_guide(*args.attach, args.scale, args.out))
     else:
-        print(train(args.out, args.steps, args.seed, noise_max=args.noise, turns=args.turns))
+        print(train(args.out, args.steps, args.seed, noise_max=args.noise, kind=args.kind))
 
 
 if __name__ == "__main__":

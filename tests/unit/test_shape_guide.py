@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.pipeline import (
     SHAPE_GUIDE,
+    SIZE_GUIDE,
     TURN_GUIDE,
     WEIGHTS,
     attach_expert,
@@ -20,14 +21,17 @@ from models.kinora_dit.pipeline import (
     load_pipeline,
     split_expert,
 )
-from models.kinora_dit.scenes import SHAPES
+from models.kinora_dit.scenes import SHAPES, SIZES
 from models.kinora_dit.shape_guide import (
     TURN_GAP,
     TURNING,
     ShapeClassifier,
+    batch,
     classifier_from,
     guide,
+    kind_of,
     log_probability,
+    make_classifier,
     soften,
     turn_batch,
 )
@@ -151,7 +155,7 @@ def test_the_guide_travels_in_the_weights_file_beside_the_networks_and_stays_out
     again = attach_guide(both, guided[2], 2.0, tmp_path / "again.safetensors")
     assert load_file(str(again)).keys() == load_file(str(both)).keys()
     assert load_pipeline(again).config.shape_guidance == 2.0
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match="no classifier"):
         attach_guide(guided[0], guided[0], 2.0, tmp_path / "bad.safetensors")
     assert not (tmp_path / "bad.safetensors").exists()
 
@@ -165,15 +169,15 @@ def test_the_turn_classifier_reads_pairs_of_frames_and_learns_turning_from_rende
         labels += label.tolist()
         clips.append(video)
     assert 0 < sum(labels) < len(labels)  # both kinds, about half each
-    train_classifier(tmp_path / "turns.safetensors", steps=3, turns=True)
-    classifier = classifier_from(load_file(str(tmp_path / "turns.safetensors")))
+    train_classifier(tmp_path / "turns.safetensors", steps=3, kind="turn")
+    classifier = classifier_from(load_file(str(tmp_path / "turns.safetensors")), "turn")
     assert classifier.classes == TURNING and classifier.gap == TURN_GAP
     assert classifier.frame_logits(clips[0]).shape == (8, 16 - TURN_GAP, 2)
     assert classifier(clips[0]).shape == (8, 2)
 
 
 def test_a_turn_guide_steers_only_prompts_that_ask_for_turning(guided, tmp_path):
-    train_classifier(tmp_path / "turns.safetensors", steps=2, turns=True)
+    train_classifier(tmp_path / "turns.safetensors", steps=2, kind="turn")
     both = attach_guide(guided[1], tmp_path / "turns.safetensors", 4.0, tmp_path / "both.safetensors")
     state = load_file(str(both))
     assert {k for k in state if k.startswith(TURN_GUIDE)} and {k for k in state if k.startswith(SHAPE_GUIDE)}
@@ -207,6 +211,51 @@ def test_a_turn_guide_steers_only_prompts_that_ask_for_turning(guided, tmp_path)
     assert score.shape == (3,)
     best = int(score.argmax())
     assert np.abs(out - ((finished[best].permute(1, 2, 3, 0).numpy() + 1) / 2)).max() < 1e-6
+
+
+def test_the_size_classifier_learns_sizes_from_renders_and_its_file_says_what_it_is(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = torch.cat([batch(rng, 8, "size")[1] for _ in range(4)])
+    assert set(labels.tolist()) == {0, 1, 2}
+    train_classifier(tmp_path / "sizes.safetensors", steps=2, kind="size")
+    assert kind_of(tmp_path / "sizes.safetensors") == "size"
+    classifier = classifier_from(load_file(str(tmp_path / "sizes.safetensors")), "size")
+    assert classifier.classes == SIZES and classifier.gap == 0
+    assert classifier(torch.zeros(2, 3, 16, 24, 40)).shape == (2, len(SIZES))
+    with pytest.raises(ValueError, match="kind"):
+        make_classifier("colour")
+
+
+def test_a_size_guide_steers_and_chooses_for_prompts_stating_a_size_and_at_scale_0_only_chooses(guided, tmp_path):
+    train_classifier(tmp_path / "sizes.safetensors", steps=2, kind="size")
+    both = attach_guide(guided[1], tmp_path / "sizes.safetensors", 3.0, tmp_path / "both.safetensors")
+    state = load_file(str(both))
+    assert {k for k in state if k.startswith(SIZE_GUIDE)} and {k for k in state if k.startswith(SHAPE_GUIDE)}
+    assert split_expert(state)[0].keys() == load_file(str(guided[0])).keys()
+    pipe = load_pipeline(both)
+    assert pipe.config.size_guidance == 3.0 and pipe.config.shape_guidance == 5.0
+    assert pipe.size_guide.classes == SIZES
+    seen = []
+    pipe.size_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+
+    def sample(prompt: str) -> np.ndarray:
+        return pipe(prompt=prompt, num_inference_steps=4, generator=torch.Generator().manual_seed(1)).frames[0]
+
+    steered = sample("a small red star moving left on a blue background")
+    # Three guided steps steer the three candidates; then the kept one is most like a small star.
+    assert [x.shape[0] for x in seen] == [3, 3, 3, 3]
+    finished = seen[-1]
+    score = log_probability(pipe.shape_guide, finished, "star") + log_probability(pipe.size_guide, finished, "small")
+    best = int(score.argmax())
+    assert np.abs(steered - ((finished[best].permute(1, 2, 3, 0).numpy() + 1) / 2)).max() < 1e-6
+    seen.clear()
+    sample("a red star moving left on a blue background")  # no size stated: nothing to steer or choose by
+    assert not seen
+    # At scale 0 it steers nothing and still chooses: one reading of the finished candidates.
+    pipe.register_to_config(size_guidance=0.0)
+    chosen = sample("a small red star moving left on a blue background")
+    assert [x.shape[0] for x in seen] == [3]
+    assert not np.array_equal(chosen, steered)
 
 
 def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):

@@ -1,0 +1,131 @@
+"""How well each way of choosing among candidate clips keeps one that is right on every stated attribute.
+
+    OMP_WAIT_POLICY=PASSIVE python bench/candidates.py [--weights models/weights/kinora-dit.safetensors] \\
+        [--prompts 96] [--size 32 | 40x24 | 24x40] [--candidates 5] [--save runs/candidates.npz] \\
+        [--load runs/candidates.npz] [--judge CLASSIFIER ...]
+
+The prompts and seeds are ``bench/kinora_dit.py``'s. Each prompt is sampled once with ``--candidates`` clips
+side by side (the shipped sampler otherwise: guides at the file's scales), and the checker judges every
+candidate on every attribute the prompt states. Then, per split, the share of prompts whose kept clip is right
+on all of them, for the first 1, 3, ... candidates (the first k of a batch are the clips a batch of k draws)
+and each chooser: the first candidate; the classifiers the weights carry, each kind alone and summed as the
+sampler sums them; each ``--judge`` classifier (``shape_guide.train``'s file) added to that sum; and "any":
+some candidate is right (the most any chooser could keep). ``--save`` keeps the candidates for ``--load``,
+which judges them again without sampling (e.g. with other ``--judge`` classifiers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.kinora_dit import prompts  # noqa: E402
+from models.kinora_dit.captions import parse_prompt  # noqa: E402
+from models.kinora_dit.checker import read_clip, verdict_of  # noqa: E402
+from models.kinora_dit.pipeline import WEIGHTS, KinoraDiTPipeline, load_pipeline  # noqa: E402
+from models.kinora_dit.raster import frame_size, parse_frame_size  # noqa: E402
+from models.kinora_dit.shape_guide import (  # noqa: E402
+    ShapeClassifier,
+    asked,
+    classifier_from,
+    kind_of,
+    log_probability,
+)
+
+SPLITS = ("heldout", "train")
+
+
+def sample_candidates(pipe: KinoraDiTPipeline, prompt: str, seed: int, width: int, height: int) -> torch.Tensor:
+    """The finished candidate clips (N, 3, F, H, W) in [-1, 1] the sampler chose among, for ``prompt``: what
+    the shape classifier reads last."""
+    seen: list[torch.Tensor] = []
+    hook = pipe.shape_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        pipe(prompt=prompt, width=width, height=height, generator=torch.Generator().manual_seed(seed))
+    finally:
+        hook.remove()
+    return seen[-1].clamp(-1, 1)
+
+
+def frames_of(clip: torch.Tensor) -> np.ndarray:
+    """A candidate (3, F, H, W) in [-1, 1] as the pipeline returns it and the bench rounds it: uint8 (F, H, W, 3)."""
+    return (((clip[:, :16] + 1) / 2).permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def scores(classifiers: dict[str, list[ShapeClassifier]], prompt: str, clips: torch.Tensor) -> dict[str, np.ndarray]:
+    """Each classifier kind's log-probability of what the prompt asks, per candidate (0 where it asks nothing)."""
+    wanted = asked(prompt)
+    out = {}
+    with torch.no_grad():
+        for kind, models in classifiers.items():
+            name = wanted.get(kind.split(":")[0])
+            out[kind] = (sum(log_probability(m, clips, name).numpy() for m in models) if name is not None
+                         else np.zeros(len(clips)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS)
+    parser.add_argument("--prompts", type=int, default=96)
+    parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--size", type=parse_frame_size, default=32)
+    parser.add_argument("--candidates", type=int, default=5)
+    parser.add_argument("--save", type=Path, help="keep the candidates (npz) for --load")
+    parser.add_argument("--load", type=Path, help="judge candidates --save kept instead of sampling")
+    parser.add_argument("--judge", action="append", default=[], type=Path, metavar="CLASSIFIER",
+                        help="a classifier file (shape_guide.train's) whose log-probability is added to the sum")
+    args = parser.parse_args()
+    pipe = load_pipeline(args.weights)
+    pipe.register_to_config(candidates=args.candidates)
+    classifiers = {kind: [pipe.classifier(kind)] for kind in ("shape", "turn", "size") if pipe.classifier(kind)}
+    for path in args.judge:
+        kind = kind_of(path)
+        classifiers[f"{kind}:{path.stem}"] = [classifier_from(load_file(str(path)), kind)]
+    width, height = frame_size(args.size)
+    started = time.perf_counter()
+    if args.load:
+        kept = np.load(args.load)
+        candidates = {split: [torch.from_numpy(c).float() for c in kept[split]] for split in SPLITS}
+    else:
+        candidates = {split: [sample_candidates(pipe, prompt, args.seed + index, width, height)
+                              for index, prompt in enumerate(prompts(split, args.prompts, args.seed))]
+                      for split in SPLITS}
+        if args.save:
+            np.savez_compressed(args.save, **{split: np.stack([c.half().numpy() for c in candidates[split]])
+                                              for split in SPLITS})
+    sampled = time.perf_counter() - started
+    choosers = ["first", *(kind for kind in classifiers), "sum", "sum+judges", "any"]
+    print(f"{args.weights.name}, {width}x{height}, {args.prompts} prompts per split, up to {args.candidates} "
+          f"candidates ({sampled:.0f} s); every stated attribute right, held out / training:")
+    results: dict[tuple[str, int, str], list[bool]] = {}
+    for split in SPLITS:
+        for index, prompt in enumerate(prompts(split, args.prompts, args.seed)):
+            clips = candidates[split][index]
+            right = np.array([all(verdict_of(read_clip(frames_of(c)), parse_prompt(prompt)).values()) for c in clips])
+            score = scores(classifiers, prompt, clips)
+            shipped = sum(score[kind] for kind in score if ":" not in kind)
+            every = sum(score.values())
+            for count in range(1, len(clips) + 1, 2):
+                picks = {"first": 0, **{kind: int(np.argmax(s[:count])) for kind, s in score.items()},
+                         "sum": int(np.argmax(shipped[:count])), "sum+judges": int(np.argmax(every[:count]))}
+                for chooser, pick in picks.items():
+                    results.setdefault((split, count, chooser), []).append(bool(right[pick]))
+                results.setdefault((split, count, "any"), []).append(bool(right[:count].any()))
+    counts = sorted({count for _, count, _ in results})
+    print(f"{'chooser':<14}" + "".join(f"{f'{c} candidates':>22}" for c in counts))
+    for chooser in choosers:
+        cells = [" / ".join(f"{np.mean(results[(split, c, chooser)]):6.1%}" for split in SPLITS) for c in counts]
+        print(f"{chooser:<14}" + "".join(f"{cell:>22}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()
