@@ -8,8 +8,9 @@ The prompts and seeds are ``bench/kinora_dit.py``'s. Each prompt is sampled once
 side by side (the shipped sampler otherwise: guides at the file's scales), and the checker judges every
 candidate on every attribute the prompt states. Then, per split, the share of prompts whose kept clip is right
 on all of them, for the first 1, 3, ... candidates (the first k of a batch are the clips a batch of k draws)
-and each chooser: the first candidate; the classifiers the weights carry, each kind alone and summed as the
-sampler sums them; each ``--judge`` classifier (``shape_guide.train``'s file) added to that sum; and "any":
+and each chooser: the first candidate; each classifier alone; the classifiers the weights carry summed as the
+sampler sums them; each ``--judge`` classifier (``shape_guide.train``'s file) added to that sum, then all of
+them; and "any":
 some candidate is right (the most any chooser could keep). ``--save`` keeps the candidates for ``--load``,
 which judges them again without sampling (e.g. with other ``--judge`` classifiers).
 """
@@ -45,13 +46,15 @@ SPLITS = ("heldout", "train")
 
 def sample_candidates(pipe: KinoraDiTPipeline, prompt: str, seed: int, width: int, height: int) -> torch.Tensor:
     """The finished candidate clips (N, 3, F, H, W) in [-1, 1] the sampler chose among, for ``prompt``: what
-    the shape classifier reads last."""
+    the shape classifier reads last; with one candidate (or a prompt naming no shape), the clip itself."""
     seen: list[torch.Tensor] = []
     hook = pipe.shape_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
     try:
-        pipe(prompt=prompt, width=width, height=height, generator=torch.Generator().manual_seed(seed))
+        out = pipe(prompt=prompt, width=width, height=height, generator=torch.Generator().manual_seed(seed))
     finally:
         hook.remove()
+    if pipe.config.candidates == 1 or "shape" not in pipe.asked(prompt):
+        return torch.from_numpy(out.frames[0]).permute(3, 0, 1, 2)[None] * 2 - 1
     return seen[-1].clamp(-1, 1)
 
 
@@ -103,7 +106,8 @@ def main() -> None:
             np.savez_compressed(args.save, **{split: np.stack([c.half().numpy() for c in candidates[split]])
                                               for split in SPLITS})
     sampled = time.perf_counter() - started
-    choosers = ["first", *(kind for kind in classifiers), "sum", "sum+judges", "any"]
+    judges = [kind for kind in classifiers if ":" in kind]
+    choosers = ["first", *classifiers, "sum", *(f"sum+{judge}" for judge in judges), "sum+judges", "any"]
     print(f"{args.weights.name}, {width}x{height}, {args.prompts} prompts per split, up to {args.candidates} "
           f"candidates ({sampled:.0f} s); every stated attribute right, held out / training:")
     results: dict[tuple[str, int, str], list[bool]] = {}
@@ -116,7 +120,8 @@ def main() -> None:
             every = sum(score.values())
             for count in range(1, len(clips) + 1, 2):
                 picks = {"first": 0, **{kind: int(np.argmax(s[:count])) for kind, s in score.items()},
-                         "sum": int(np.argmax(shipped[:count])), "sum+judges": int(np.argmax(every[:count]))}
+                         "sum": int(np.argmax(shipped[:count])), "sum+judges": int(np.argmax(every[:count])),
+                         **{f"sum+{judge}": int(np.argmax((shipped + score[judge])[:count])) for judge in judges}}
                 for chooser, pick in picks.items():
                     results.setdefault((split, count, chooser), []).append(bool(right[pick]))
                 results.setdefault((split, count, "any"), []).append(bool(right[:count].any()))

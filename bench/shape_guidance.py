@@ -1,10 +1,11 @@
 """What the guides and candidates cost: the shipped model's sampling time as shipped (guides, three candidates for
 a prompt naming a shape), with one candidate, and without guides or candidates, side by side.
 
-    OMP_WAIT_POLICY=PASSIVE python bench/shape_guidance.py [--repeat 5] [--size 32] [--prompt "..."]
+    OMP_WAIT_POLICY=PASSIVE python bench/shape_guidance.py [--repeat 5] [--size 32] [--prompt "..."] [--candidates 5]
 
 Each repeat samples the same prompt and seed once per setting (alternating, so drift in the machine's speed
-touches all alike); prints the median seconds of each and their ratios to the plain sampler's.
+touches all alike); prints the median seconds of each and their ratios to the plain sampler's. ``--candidates N``
+adds the shipped guides with N candidates.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 import torch
 
-from models.kinora_dit.pipeline import load_builtin
+from models.kinora_dit.pipeline import GUIDES, load_builtin
 from models.kinora_dit.raster import frame_size, parse_frame_size
 
 PROMPT = "a yellow star moving right on a blue background"
@@ -26,14 +27,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", type=parse_frame_size, default=32)
     parser.add_argument("--prompt", default=PROMPT)
+    parser.add_argument("--candidates", type=int, help="also time the shipped guides with this many candidates")
     args = parser.parse_args()
     pipe = load_builtin()
-    shipped = {key: pipe.config[key] for key in ("shape_guidance", "turn_guidance", "candidates")}
+    scales = {f"{kind}_guidance": pipe.config[f"{kind}_guidance"] for kind in GUIDES}
+    shipped = scales | {"candidates": pipe.config.candidates}
     settings = {
         f"shipped ({shipped['candidates']} candidates)": shipped,
         "one candidate": shipped | {"candidates": 1},
-        "plain (no guide, one candidate)": {"shape_guidance": 0.0, "turn_guidance": 0.0, "candidates": 1},
+        "plain (no guide, one candidate)": dict.fromkeys(scales, 0.0) | {"candidates": 1},
     }
+    if args.candidates:
+        settings[f"{args.candidates} candidates"] = shipped | {"candidates": args.candidates}
     width, height = frame_size(args.size)
     seconds: dict[str, list[float]] = {name: [] for name in settings}
     for _ in range(args.repeat + 1):  # the first round warms up and is not counted
