@@ -3,7 +3,7 @@
     OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
         [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0.3] [--sigma-max 1.0] [--shift 3] \\
         [--size 32 | 40x24 | 24x40] [--tail 0.1,0.05 | --tail none] [--expert-band 0.3,1 | --expert-band none] \\
-        [--shape-guidance 10] [--turn-guidance 20] [--size-guidance 0] [--candidates 3]
+        [--shape-guidance 10] [--turn-guidance 20] [--size-guidance 0] [--candidates 5]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.prompt_checker import KEYS, EvalReport, evaluate  # noqa: E402
 from models.kinora_dit.captions import caption  # noqa: E402
-from models.kinora_dit.pipeline import SAMPLING_SIGMA_MAX, WEIGHTS, load_pipeline  # noqa: E402
+from models.kinora_dit.pipeline import CANDIDATES, SAMPLING_SIGMA_MAX, WEIGHTS, load_pipeline  # noqa: E402
 from models.kinora_dit.raster import frame_size, parse_frame_size  # noqa: E402
 from models.kinora_dit.scenes import sample_scene  # noqa: E402
 
@@ -68,7 +68,8 @@ def main() -> None:
     parser.add_argument("--shape-guidance", type=float, help="for weights with a shape guide: the largest change "
                         "of a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
     parser.add_argument("--candidates", type=int, help="for weights with a shape guide: clips sampled per prompt "
-                        "naming a shape, the one the guides' classifiers find most like it kept (default: 3)")
+                        "naming a shape, the one the guides' classifiers find most like it kept "
+                        f"(default: {CANDIDATES})")
     parser.add_argument("--turn-guidance", type=float, help="for weights with a turn guide: the largest change of "
                         "a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
     parser.add_argument("--size-guidance", type=float, help="for weights with a size guide: the largest change of "

@@ -1,5 +1,5 @@
-"""What the guides and candidates cost: the shipped model's sampling time as shipped (guides, three candidates for
-a prompt naming a shape), with one candidate, and without guides or candidates, side by side.
+"""What the guides and candidates cost: the shipped model's sampling time as shipped (guides, ``CANDIDATES`` clips
+for a prompt naming a shape), with one candidate, and without guides or candidates, side by side.
 
     OMP_WAIT_POLICY=PASSIVE python bench/shape_guidance.py [--repeat 5] [--size 32] [--prompt "..."] [--candidates 5]
 

@@ -11,6 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.pipeline import (
+    CANDIDATES,
     SHAPE_GUIDE,
     SIZE_GUIDE,
     TURN_GUIDE,
@@ -114,15 +115,15 @@ def test_guided_steps_are_steered_towards_the_shape_the_prompt_names_and_only_th
 
 def test_candidates_are_sampled_side_by_side_and_the_one_most_like_the_named_shape_is_kept(guided):
     pipe = load_pipeline(guided[1])
-    assert pipe.config.candidates == 3
+    assert pipe.config.candidates == CANDIDATES
     seen = []
     pipe.shape_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
     image = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     out = pipe(prompt="a red star on a blue background", num_inference_steps=4,
                generator=torch.Generator().manual_seed(1),
                conditions=[LTXVideoCondition(image=Image.fromarray(image), frame_index=0)]).frames[0]
-    # Three guided steps steer all three at once; then the classifier reads the three finished clips.
-    assert [x.shape[0] for x in seen] == [3, 3, 3, 3]
+    # Three guided steps steer all candidates at once; then the classifier reads the finished clips.
+    assert [x.shape[0] for x in seen] == [CANDIDATES] * 4
     finished = seen[-1]
     assert not torch.equal(finished[0], finished[1])
     best = int(log_probability(pipe.shape_guide, finished, "star").argmax())
@@ -242,8 +243,8 @@ def test_a_size_guide_steers_and_chooses_for_prompts_stating_a_size_and_at_scale
         return pipe(prompt=prompt, num_inference_steps=4, generator=torch.Generator().manual_seed(1)).frames[0]
 
     steered = sample("a small red star moving left on a blue background")
-    # Three guided steps steer the three candidates; then the kept one is most like a small star.
-    assert [x.shape[0] for x in seen] == [3, 3, 3, 3]
+    # Three guided steps steer the candidates; then the kept one is most like a small star.
+    assert [x.shape[0] for x in seen] == [CANDIDATES] * 4
     finished = seen[-1]
     score = log_probability(pipe.shape_guide, finished, "star") + log_probability(pipe.size_guide, finished, "small")
     best = int(score.argmax())
@@ -254,7 +255,7 @@ def test_a_size_guide_steers_and_chooses_for_prompts_stating_a_size_and_at_scale
     # At scale 0 it steers nothing and still chooses: one reading of the finished candidates.
     pipe.register_to_config(size_guidance=0.0)
     chosen = sample("a small red star moving left on a blue background")
-    assert [x.shape[0] for x in seen] == [3]
+    assert [x.shape[0] for x in seen] == [CANDIDATES]
     assert not np.array_equal(chosen, steered)
 
 
