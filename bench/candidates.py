@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.kinora_dit import prompts  # noqa: E402
 from models.kinora_dit.captions import parse_prompt  # noqa: E402
 from models.kinora_dit.checker import read_clip, verdict_of  # noqa: E402
-from models.kinora_dit.pipeline import WEIGHTS, KinoraDiTPipeline, load_pipeline  # noqa: E402
+from models.kinora_dit.pipeline import GUIDES, WEIGHTS, KinoraDiTPipeline, load_pipeline  # noqa: E402
 from models.kinora_dit.raster import frame_size, parse_frame_size  # noqa: E402
 from models.kinora_dit.shape_guide import (  # noqa: E402
     ShapeClassifier,
@@ -63,15 +63,15 @@ def frames_of(clip: torch.Tensor) -> np.ndarray:
     return (((clip[:, :16] + 1) / 2).permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def scores(classifiers: dict[str, list[ShapeClassifier]], prompt: str, clips: torch.Tensor) -> dict[str, np.ndarray]:
-    """Each classifier kind's log-probability of what the prompt asks, per candidate (0 where it asks nothing)."""
+def scores(classifiers: dict[str, ShapeClassifier], prompt: str, clips: torch.Tensor) -> dict[str, np.ndarray]:
+    """Each classifier's log-probability of what the prompt asks of its kind, per candidate (0 where it asks
+    nothing). Keys are kinds, or for ``--judge`` files "kind:file name"."""
     wanted = asked(prompt)
     out = {}
     with torch.no_grad():
-        for kind, models in classifiers.items():
-            name = wanted.get(kind.split(":")[0])
-            out[kind] = (sum(log_probability(m, clips, name).numpy() for m in models) if name is not None
-                         else np.zeros(len(clips)))
+        for key, classifier in classifiers.items():
+            name = wanted.get(key.split(":")[0])
+            out[key] = log_probability(classifier, clips, name).numpy() if name else np.zeros(len(clips))
     return out
 
 
@@ -89,10 +89,10 @@ def main() -> None:
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
     pipe.register_to_config(candidates=args.candidates)
-    classifiers = {kind: [pipe.classifier(kind)] for kind in ("shape", "turn", "size") if pipe.classifier(kind)}
+    classifiers = {kind: pipe.classifier(kind) for kind in GUIDES if pipe.classifier(kind) is not None}
     for path in args.judge:
         kind = kind_of(path)
-        classifiers[f"{kind}:{path.stem}"] = [classifier_from(load_file(str(path)), kind)]
+        classifiers[f"{kind}:{path.stem}"] = classifier_from(load_file(str(path)), kind)
     width, height = frame_size(args.size)
     started = time.perf_counter()
     if args.load:

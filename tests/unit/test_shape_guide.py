@@ -12,8 +12,8 @@ from safetensors.torch import load_file, save_file
 
 from models.kinora_dit.pipeline import (
     CANDIDATES,
+    GUIDES,
     SHAPE_GUIDE,
-    SIZE_GUIDE,
     TURN_GUIDE,
     WEIGHTS,
     attach_expert,
@@ -177,14 +177,21 @@ def test_the_turn_classifier_reads_pairs_of_frames_and_learns_turning_from_rende
     assert classifier(clips[0]).shape == (8, 2)
 
 
-def test_a_turn_guide_steers_only_prompts_that_ask_for_turning(guided, tmp_path):
-    train_classifier(tmp_path / "turns.safetensors", steps=2, kind="turn")
-    both = attach_guide(guided[1], tmp_path / "turns.safetensors", 4.0, tmp_path / "both.safetensors")
+def second_guide(guided, folder, kind: str, scale: float):
+    """The shape-guided tiny weights with a (barely trained) guide of ``kind`` attached too, loaded: both guides
+    ride beside the networks under their own prefixes, at their own scales."""
+    train_classifier(folder / f"{kind}.safetensors", steps=2, kind=kind)
+    both = attach_guide(guided[1], folder / f"{kind}.safetensors", scale, folder / "both.safetensors")
     state = load_file(str(both))
-    assert {k for k in state if k.startswith(TURN_GUIDE)} and {k for k in state if k.startswith(SHAPE_GUIDE)}
+    assert {k for k in state if k.startswith(GUIDES[kind])} and {k for k in state if k.startswith(SHAPE_GUIDE)}
     assert split_expert(state)[0].keys() == load_file(str(guided[0])).keys()
     pipe = load_pipeline(both)
-    assert pipe.config.turn_guidance == 4.0 and pipe.config.shape_guidance == 5.0
+    assert pipe.config[f"{kind}_guidance"] == scale and pipe.config.shape_guidance == 5.0
+    return pipe
+
+
+def test_a_turn_guide_steers_only_prompts_that_ask_for_turning(guided, tmp_path):
+    pipe = second_guide(guided, tmp_path, "turn", 4.0)
     pipe.register_to_config(candidates=1)
     turns, shapes = [], []
     pipe.turn_guide.register_forward_pre_hook(lambda module, args: turns.append(args[0].shape))
@@ -228,13 +235,7 @@ def test_the_size_classifier_learns_sizes_from_renders_and_its_file_says_what_it
 
 
 def test_a_size_guide_steers_and_chooses_for_prompts_stating_a_size_and_at_scale_0_only_chooses(guided, tmp_path):
-    train_classifier(tmp_path / "sizes.safetensors", steps=2, kind="size")
-    both = attach_guide(guided[1], tmp_path / "sizes.safetensors", 3.0, tmp_path / "both.safetensors")
-    state = load_file(str(both))
-    assert {k for k in state if k.startswith(SIZE_GUIDE)} and {k for k in state if k.startswith(SHAPE_GUIDE)}
-    assert split_expert(state)[0].keys() == load_file(str(guided[0])).keys()
-    pipe = load_pipeline(both)
-    assert pipe.config.size_guidance == 3.0 and pipe.config.shape_guidance == 5.0
+    pipe = second_guide(guided, tmp_path, "size", 3.0)
     assert pipe.size_guide.classes == SIZES
     seen = []
     pipe.size_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
