@@ -66,12 +66,12 @@ def main() -> None:
     parser.add_argument("--expert-band", help="for weights with a mid-band expert: the noise levels it denoises, "
                         "low,high, or 'none' to sample without it (default: the band it was trained on)")
     parser.add_argument("--shape-guidance", type=float, help="for weights with a shape guide: the largest change "
-                        "of a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
+                        "of a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
     parser.add_argument("--candidates", type=int, help="for weights with a shape guide: clips sampled per prompt "
                         "naming a shape, the one the guides' classifiers find most like it kept "
                         f"(default: {CANDIDATES})")
     parser.add_argument("--turn-guidance", type=float, help="for weights with a turn guide: the largest change of "
-                        "a pixel it makes to a step's clean clip, 0 to sample without it (default: the file's)")
+                        "a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
     parser.add_argument("--size-guidance", type=float, help="for weights with a size guide: the largest change of "
                         "a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
     args = parser.parse_args()
