@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.prompt_checker import KEYS, EvalReport, evaluate  # noqa: E402
 from models.kinora_dit.captions import caption  # noqa: E402
-from models.kinora_dit.pipeline import CANDIDATES, SAMPLING_SIGMA_MAX, WEIGHTS, load_pipeline  # noqa: E402
+from models.kinora_dit.pipeline import CANDIDATES, GUIDES, SAMPLING_SIGMA_MAX, WEIGHTS, load_pipeline  # noqa: E402
 from models.kinora_dit.raster import frame_size, parse_frame_size  # noqa: E402
 from models.kinora_dit.scenes import sample_scene  # noqa: E402
 
@@ -65,25 +65,18 @@ def main() -> None:
                         help="native frame size: a side, or WIDTHxHEIGHT (16:9 requests sample 40x24, 9:16 24x40)")
     parser.add_argument("--expert-band", help="for weights with a mid-band expert: the noise levels it denoises, "
                         "low,high, or 'none' to sample without it (default: the band it was trained on)")
-    parser.add_argument("--shape-guidance", type=float, help="for weights with a shape guide: the largest change "
-                        "of a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
+    for kind in GUIDES:
+        parser.add_argument(f"--{kind}-guidance", type=float, help=f"for weights with a {kind} guide: the largest "
+                            "change of a pixel it makes to a step's clean clip, 0 to let it only choose (default: "
+                            "the file's)")
     parser.add_argument("--candidates", type=int, help="for weights with a shape guide: clips sampled per prompt "
                         "naming a shape, the one the guides' classifiers find most like it kept "
                         f"(default: {CANDIDATES})")
-    parser.add_argument("--turn-guidance", type=float, help="for weights with a turn guide: the largest change of "
-                        "a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
-    parser.add_argument("--size-guidance", type=float, help="for weights with a size guide: the largest change of "
-                        "a pixel it makes to a step's clean clip, 0 to let it only choose (default: the file's)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
-    if args.turn_guidance is not None:
-        pipe.register_to_config(turn_guidance=args.turn_guidance)
-    if args.size_guidance is not None:
-        pipe.register_to_config(size_guidance=args.size_guidance)
-    if args.candidates is not None:
-        pipe.register_to_config(candidates=args.candidates)
-    if args.shape_guidance is not None:
-        pipe.register_to_config(shape_guidance=args.shape_guidance)
+    for key in (*(f"{kind}_guidance" for kind in GUIDES), "candidates"):
+        if getattr(args, key) is not None:
+            pipe.register_to_config(**{key: getattr(args, key)})
     if args.expert_band is not None:
         band = None if args.expert_band == "none" else tuple(float(v) for v in args.expert_band.split(","))
         pipe.register_to_config(expert_band=band)
@@ -112,13 +105,12 @@ def main() -> None:
     reports: dict[str, EvalReport] = {split: evaluate(generate, prompts(split, args.prompts, args.seed), args.seed)
                                       for split in ("heldout", "train")}
     stochastic = ", stochastic" if args.stochastic else ""
+    scales = {kind: pipe.config[f"{kind}_guidance"] if pipe.classifier(kind) is not None else None for kind in GUIDES}
     print(f"{args.weights.name}: {args.prompts} prompts per split, {args.steps} steps, guidance {args.guidance} "
           f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
           f"sigma_max {args.sigma_max}, expert band {pipe.config.expert_band}, "
-          f"shape guidance {pipe.config.shape_guidance if pipe.shape_guide is not None else None}, "
-          f"candidates {pipe.config.candidates}, "
-          f"turn guidance {pipe.config.turn_guidance if pipe.turn_guide is not None else None}, "
-          f"size guidance {pipe.config.size_guidance if pipe.size_guide is not None else None}, "
+          + "".join(f"{kind} guidance {scale}, " for kind, scale in scales.items())
+          + f"candidates {pipe.config.candidates}, "
           f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

@@ -463,10 +463,10 @@ class KinoraDiTPipeline(DiffusionPipeline):
         frames = max(self.trained_frames, -(-num_frames // PATCH[0]) * PATCH[0])
         pinned = self.pinned_frames(conditions or [], width, height, num_frames, frames)
         # 2. Text: the prompt and, for guidance, the negative prompt (empty by default).
-        asked = self.asked(prompt)
+        wanted = self.asked(prompt)
         # With a shape named, ``candidates`` clips are sampled side by side and the guides' classifiers keep the
         # one most like what the prompt asks for: the prompt (then the negative prompt) once per candidate.
-        count = self.config.candidates if "shape" in asked else 1
+        count = self.config.candidates if "shape" in wanted else 1
         text, mask = (rows.repeat_interleave(count, dim=0) for rows in
                       encode_text(self.text_encoder, self.tokenizer, [prompt, negative_prompt or ""]))
         nets = self.networks()  # each with its own pooler: the prompt pooled once per network
@@ -504,7 +504,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
             sigma = t / 1000
             clean = self.clean_guess(x, sigma, text, mask, pooled, guidance_scale)
             if self.guided(sigma, guidance_scale):  # the guides steer where classifier-free guidance does
-                for kind, name in asked.items():
+                for kind, name in wanted.items():
                     if scale := self.config[f"{kind}_guidance"]:
                         clean = guide(self.classifier(kind), clean, name, scale)
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
@@ -517,7 +517,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
                 callback_on_step_end(self, i, t, {})
         if count > 1:
             finished = x.clamp(-1, 1)
-            score = sum(log_probability(self.classifier(kind), finished, name) for kind, name in asked.items())
+            score = sum(log_probability(self.classifier(kind), finished, name) for kind, name in wanted.items())
             best = int(score.argmax())
             x = x[best:best + 1]
         # 5. Frames in [0, 1], (F, H, W, 3).
@@ -624,7 +624,7 @@ def attach_guide(weights: str | Path, classifier: str | Path, scale: float, out:
         raise ValueError("guides read pixels: weights over latents cannot carry one")
     kind = kind_of(classifier)  # refuses a file that is no classifier before anything is written
     guide_state = load_file(str(classifier))
-    classifier_from(guide_state, kind)
+    classifier_from(guide_state, kind)  # refuses weights that are not a classifier of that kind
     prefix, key = GUIDES[kind], f"{kind}_guidance"
     state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith(prefix)}
     state |= {prefix + k: v for k, v in guide_state.items()}  # as trained: 0.4 MB in fp32
