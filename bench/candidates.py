@@ -2,7 +2,7 @@
 
     OMP_WAIT_POLICY=PASSIVE python bench/candidates.py [--weights models/weights/kinora-dit.safetensors] \\
         [--prompts 96] [--size 32 | 40x24 | 24x40] [--candidates 5] [--save runs/candidates.npz] \\
-        [--load runs/candidates.npz] [--judge CLASSIFIER ...]
+        [--load runs/candidates.npz] [--judge CLASSIFIER ...] [--guide-along-object]
 
 The prompts and seeds are ``bench/kinora_dit.py``'s. Each prompt is sampled once with ``--candidates`` clips
 side by side (the shipped sampler otherwise: guides at the file's scales), and the checker judges every
@@ -86,9 +86,11 @@ def main() -> None:
     parser.add_argument("--load", type=Path, help="judge candidates --save kept instead of sampling")
     parser.add_argument("--judge", action="append", default=[], type=Path, metavar="CLASSIFIER",
                         help="a classifier file (shape_guide.train's) whose log-probability is added to the sum")
+    parser.add_argument("--guide-along-object", action="store_true", help="the guides change a pixel only along "
+                        "the line from the background's colour to the object's (shape_guide.guide)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
-    pipe.register_to_config(candidates=args.candidates)
+    pipe.register_to_config(candidates=args.candidates, guide_along_object=args.guide_along_object)
     classifiers = {kind: pipe.classifier(kind) for kind in GUIDES if pipe.classifier(kind) is not None}
     for path in args.judge:
         kind = kind_of(path)

@@ -3,7 +3,7 @@
     OMP_WAIT_POLICY=PASSIVE python bench/kinora_dit.py [--weights models/weights/kinora-dit.safetensors] \\
         [--prompts 96] [--steps 20] [--guidance 3] [--guidance-min-sigma 0.3] [--sigma-max 1.0] [--shift 3] \\
         [--size 32 | 40x24 | 24x40] [--tail 0.1,0.05 | --tail none] [--expert-band 0.3,1 | --expert-band none] \\
-        [--shape-guidance 10] [--turn-guidance 20] [--size-guidance 0] [--candidates 5]
+        [--shape-guidance 10] [--turn-guidance 20] [--size-guidance 0] [--candidates 5] [--guide-along-object]
 
 Prompts are captions (English and French alternating) of random scenes: held out (colour × shape × motion
 triples never seen in training) and from the training split, side by side. Each is sampled once and judged
@@ -72,8 +72,11 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, help="for weights with a shape guide: clips sampled per prompt "
                         "naming a shape, the one the guides' classifiers find most like it kept "
                         f"(default: {CANDIDATES})")
+    parser.add_argument("--guide-along-object", action="store_true", help="the guides change a pixel only along "
+                        "the line from the background's colour to the object's (shape_guide.guide)")
     args = parser.parse_args()
     pipe = load_pipeline(args.weights)
+    pipe.register_to_config(guide_along_object=args.guide_along_object)
     for key in (*(f"{kind}_guidance" for kind in GUIDES), "candidates"):
         if getattr(args, key) is not None:
             pipe.register_to_config(**{key: getattr(args, key)})
@@ -110,7 +113,7 @@ def main() -> None:
           f"down to sigma {pipe.config.guidance_min_sigma}, tail {list(pipe.config.tail_sigmas)}, "
           f"sigma_max {args.sigma_max}, expert band {pipe.config.expert_band}, "
           + "".join(f"{kind} guidance {scale}, " for kind, scale in scales.items())
-          + f"candidates {pipe.config.candidates}, "
+          + f"candidates {pipe.config.candidates}, guides along the object {args.guide_along_object}, "
           f"shift {pipe.scheduler.config.shift}{stochastic}; one 16-frame {width}x{height} clip in {sample_s:.2f} s; "
           f"grain {np.mean(grains[1:]):.4f}")
     print(f"{'attribute':<14}{'held out':>16}{'train':>16}")

@@ -354,7 +354,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
                  expert_band: tuple[float, float] | None = None, shape_guide: ShapeClassifier | None = None,
                  shape_guidance: float = 0.0, candidates: int = 1, turn_guide: ShapeClassifier | None = None,
                  turn_guidance: float = 0.0, size_guide: ShapeClassifier | None = None,
-                 size_guidance: float = 0.0) -> None:
+                 size_guidance: float = 0.0, guide_along_object: bool = False) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
@@ -363,7 +363,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
                                 tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None,
                                 shape_guidance=shape_guidance, candidates=candidates, turn_guidance=turn_guidance,
-                                size_guidance=size_guidance)
+                                size_guidance=size_guidance, guide_along_object=guide_along_object)
 
     def networks(self) -> tuple[Network, Network | None]:
         """The network and its expert (None without one)."""
@@ -506,7 +506,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
             if self.guided(sigma, guidance_scale):  # the guides steer where classifier-free guidance does
                 for kind, name in wanted.items():
                     if scale := self.config[f"{kind}_guidance"]:
-                        clean = guide(self.classifier(kind), clean, name, scale)
+                        clean = guide(self.classifier(kind), clean, name, scale, self.config.guide_along_object)
             if self.autoencoder is None:  # pixels have a range; latents are normalised, not bounded
                 clean = clean.clamp(-1, 1)
             velocity = (x - clean) / sigma.clamp(min=1e-3)

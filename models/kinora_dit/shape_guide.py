@@ -198,13 +198,30 @@ def log_probability(classifier: ShapeClassifier, clips: torch.Tensor, name: str)
     return torch.log_softmax(classifier(clips.float()), dim=1)[:, classifier.classes.index(name)]
 
 
-def guide(classifier: ShapeClassifier, clean: torch.Tensor, name: str, scale: float) -> torch.Tensor:
+def object_axis(clips: torch.Tensor) -> torch.Tensor:
+    """The direction from background to object in colour space, per frame: (B, 3, F, 1, 1) of unit length for
+    clips (B, 3, F, H, W). Each pixel's difference from its row's median (the backgrounds are vertical
+    gradients and the object covers less than half a row), averaged with weights that grow with its square,
+    so the object, which stands out most, sets it."""
+    difference = clips - clips.median(dim=4, keepdim=True).values
+    weight = difference.pow(2).sum(dim=1, keepdim=True)
+    axis = (difference * weight).sum(dim=(3, 4), keepdim=True) / weight.sum(dim=(3, 4), keepdim=True).clamp(min=1e-8)
+    return axis / axis.norm(dim=1, keepdim=True).clamp(min=1e-8)
+
+
+def guide(classifier: ShapeClassifier, clean: torch.Tensor, name: str, scale: float,
+          along_object: bool = False) -> torch.Tensor:
     """Each clip of ``clean`` moved up the gradient of its log p(``name``: a class of the classifier); the largest
-    change of a pixel in a clip is ``scale``."""
+    change of a pixel in a clip is ``scale``. With ``along_object`` the gradient is kept only along each frame's
+    ``object_axis``: a pixel may become more object or more background, which redraws the outline, but takes
+    no other colour (the full gradient also paints coloured fringes around the object)."""
     # Samplers run without gradients, the worker's under inference mode: both are lifted here, for the classifier.
     with torch.inference_mode(False), torch.enable_grad():
         x = clean.detach().float().clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(log_probability(classifier, x, name).sum(), x)
+    if along_object:
+        axis = object_axis(clean.detach().float())
+        grad = (grad * axis).sum(dim=1, keepdim=True) * axis
     step = grad / grad.abs().amax(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-8)
     return clean + scale * step.to(clean.dtype)
 

@@ -22,17 +22,19 @@ from models.kinora_dit.pipeline import (
     load_pipeline,
     split_expert,
 )
-from models.kinora_dit.scenes import SHAPES, SIZES
+from models.kinora_dit.scenes import BACKGROUND_RGB, COLOR_RGB, SHAPES, SIZES, Scene, render
 from models.kinora_dit.shape_guide import (
     TURN_GAP,
     TURNING,
     ShapeClassifier,
+    as_video,
     batch,
     classifier_from,
     guide,
     kind_of,
     log_probability,
     make_classifier,
+    object_axis,
     soften,
     turn_batch,
 )
@@ -60,6 +62,26 @@ def test_the_guide_moves_a_clip_up_the_log_probability_of_the_shape_and_no_pixel
     assert (both[1] - pair[1]).abs().max().item() == pytest.approx(0.01)
     with torch.inference_mode():  # as the worker samples
         assert torch.equal(guide(classifier, clip.clone(), "ball", 0.01), moved)
+
+
+def test_the_guide_changes_a_pixel_only_along_the_line_from_the_background_to_the_object_colour():
+    torch.manual_seed(0)
+    classifier = ShapeClassifier().eval().requires_grad_(False)
+    scene = Scene(shape="ball", color="red", size="large", motion="right", background="blue")
+    clip = as_video([render(scene, frames=4, size=(40, 24))])
+    axis = object_axis(clip)
+    top, bottom = (torch.tensor(rgb, dtype=torch.float32) for rgb in BACKGROUND_RGB["blue"])
+    red_from_blue = torch.tensor(COLOR_RGB["red"], dtype=torch.float32) - (top + bottom) / 2
+    for frame in range(4):
+        assert torch.cosine_similarity(axis[0, :, frame, 0, 0], red_from_blue, dim=0) > 0.98
+    change = guide(classifier, clip, "star", 0.1, along_object=True) - clip
+    assert change.abs().max().item() == pytest.approx(0.1)
+    along = (change * axis).sum(dim=1, keepdim=True) * axis
+    assert (change - along).abs().max().item() < 1e-6  # no other colour: no fringes
+    before, after = (log_probability(classifier, x, "star") for x in (clip, clip + change))
+    assert after > before
+    free = guide(classifier, clip, "star", 0.1) - clip  # the full gradient changes colours the axis does not hold
+    assert (free - (free * axis).sum(dim=1, keepdim=True) * axis).abs().max().item() > 1e-3
 
 
 def test_the_classifier_trains_on_softened_renders_and_reads_clips_of_any_frame_size(tmp_path):
