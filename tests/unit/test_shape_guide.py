@@ -135,6 +135,31 @@ def test_guided_steps_are_steered_towards_the_shape_the_prompt_names_and_only_th
         prompt="une étoile rouge", num_inference_steps=4, generator=torch.Generator().manual_seed(1)).frames[0])
 
 
+def test_the_sampler_guides_along_the_object_when_its_config_says_so(guided, monkeypatch):
+    import models.kinora_dit.pipeline as pipeline_module
+
+    pipe = load_pipeline(guided[1])
+    pipe.register_to_config(candidates=1)
+    assert pipe.config.guide_along_object is False  # the shipped default: the full gradient
+    seen = []
+
+    def recording(*args, **kwargs):  # the real guide, its last argument noted
+        seen.append(args[4] if len(args) > 4 else kwargs.get("along_object", False))
+        return guide(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "guide", recording)
+
+    def sample() -> np.ndarray:
+        return pipe(prompt="a red star on a blue background", num_inference_steps=4,
+                    generator=torch.Generator().manual_seed(1)).frames[0]
+
+    full = sample()
+    pipe.register_to_config(guide_along_object=True)
+    along = sample()
+    assert seen == [False] * 3 + [True] * 3
+    assert not np.array_equal(full, along)
+
+
 def test_candidates_are_sampled_side_by_side_and_the_one_most_like_the_named_shape_is_kept(guided):
     pipe = load_pipeline(guided[1])
     assert pipe.config.candidates == CANDIDATES
