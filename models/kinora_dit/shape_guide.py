@@ -214,7 +214,7 @@ def guide(classifier: ShapeClassifier, clean: torch.Tensor, name: str, scale: fl
     """Each clip of ``clean`` moved up the gradient of its log p(``name``: a class of the classifier); the largest
     change of a pixel in a clip is ``scale``. With ``along_object`` the gradient is kept only along each frame's
     ``object_axis``: a pixel may become more object or more background, which redraws the outline, but takes
-    no other colour (the full gradient also paints coloured fringes around the object)."""
+    no other colour (the full gradient may also paint coloured fringes around the object)."""
     # Samplers run without gradients, the worker's under inference mode: both are lifted here, for the classifier.
     with torch.inference_mode(False), torch.enable_grad():
         x = clean.detach().float().clone().requires_grad_(True)
