@@ -342,7 +342,7 @@ class KinoraDiTPipeline(DiffusionPipeline):
     the sampled clip decoded."""
 
     model_cpu_offload_seq = ("text_encoder->text_pooler->token_positions->transformer->detail_head->shape_head"
-                             "->expert->autoencoder->shape_guide->turn_guide->size_guide")
+                             "->expert->autoencoder->shape_guide->turn_guide->size_guide->outline_guide")
     trained_frames = 16  # the clip length the network was trained on: shorter runs are cut from one this long
 
     def __init__(self, transformer: LTXVideoTransformer3DModel, text_encoder, tokenizer,  # type: ignore[no-untyped-def]
@@ -354,16 +354,19 @@ class KinoraDiTPipeline(DiffusionPipeline):
                  expert_band: tuple[float, float] | None = None, shape_guide: ShapeClassifier | None = None,
                  shape_guidance: float = 0.0, candidates: int = 1, turn_guide: ShapeClassifier | None = None,
                  turn_guidance: float = 0.0, size_guide: ShapeClassifier | None = None,
-                 size_guidance: float = 0.0, guide_along_object: bool = False) -> None:
+                 size_guidance: float = 0.0, outline_guide: ShapeClassifier | None = None,
+                 outline_guidance: float = 0.0, guide_along_object: bool = False) -> None:
         super().__init__()
         self.register_modules(transformer=transformer, text_encoder=text_encoder, tokenizer=tokenizer,
                               scheduler=scheduler, text_pooler=text_pooler, token_positions=token_positions,
                               detail_head=detail_head, shape_head=shape_head, autoencoder=autoencoder, expert=expert,
-                              shape_guide=shape_guide, turn_guide=turn_guide, size_guide=size_guide)
+                              shape_guide=shape_guide, turn_guide=turn_guide, size_guide=size_guide,
+                              outline_guide=outline_guide)
         self.register_to_config(prediction=prediction, sigma_max=sigma_max, guidance_min_sigma=guidance_min_sigma,
                                 tail_sigmas=tuple(tail_sigmas), expert_band=tuple(expert_band) if expert_band else None,
                                 shape_guidance=shape_guidance, candidates=candidates, turn_guidance=turn_guidance,
-                                size_guidance=size_guidance, guide_along_object=guide_along_object)
+                                size_guidance=size_guidance, outline_guidance=outline_guidance,
+                                guide_along_object=guide_along_object)
 
     def networks(self) -> tuple[Network, Network | None]:
         """The network and its expert (None without one)."""

@@ -39,29 +39,35 @@ FRAME_SIZES = (32, 32, (40, 24), (24, 40))  # the frame sizes the sampler runs a
 TURNING = ("still", "turning")  # the turn classifier's classes
 TURN_GAP = 2  # it compares frames this far apart: a turn of 25-38 degrees at 8 fps
 # Each kind of classifier: the classes it tells apart and the gap between the frames it reads together (0: one).
-KINDS = {"shape": (SHAPES, 0), "turn": (TURNING, TURN_GAP), "size": (SIZES, 0)}
+KINDS = {"shape": (SHAPES, 0), "turn": (TURNING, TURN_GAP), "size": (SIZES, 0), "outline": (SHAPES, 0)}
+SILHOUETTE_KINDS = ("outline",)  # kinds that read each frame's silhouette (``silhouette``), not its pixels
 
 
 class ShapeClassifier(nn.Module):
     """Per-frame convolutions at any frame size, logits averaged over a clip's frames (an object may blink).
     With a ``gap``, each "frame" it reads is a frame beside the one ``gap`` later: a turn classifier."""
 
-    def __init__(self, channels: int = 32, classes: tuple[str, ...] = SHAPES, gap: int = 0) -> None:
+    def __init__(self, channels: int = 32, classes: tuple[str, ...] = SHAPES, gap: int = 0,
+                 silhouette: bool = False) -> None:
         super().__init__()
         def block(inputs: int, outputs: int) -> list[nn.Module]:
             return [nn.Conv2d(inputs, outputs, 3, padding=1), nn.GroupNorm(outputs // 8, outputs), nn.SiLU()]
 
-        c, self.classes, self.gap = channels, classes, gap
-        self.net = nn.Sequential(*block(6 if gap else 3, c), *block(c, c), nn.AvgPool2d(2), *block(c, 2 * c),
-                                 *block(2 * c, 2 * c), nn.AvgPool2d(2), *block(2 * c, 2 * c))
+        c, self.classes, self.gap, self.silhouette = channels, classes, gap, silhouette
+        inputs = 1 if silhouette else 3
+        self.net = nn.Sequential(*block(2 * inputs if gap else inputs, c), *block(c, c), nn.AvgPool2d(2),
+                                 *block(c, 2 * c), *block(2 * c, 2 * c), nn.AvgPool2d(2), *block(2 * c, 2 * c))
         self.head = nn.Linear(2 * c, len(classes))
 
     def frame_logits(self, clips: torch.Tensor) -> torch.Tensor:
         """``clips`` (B, 3, F, H, W) in [-1, 1] → logits of each frame (B, F, classes), or of each pair of
         frames ``gap`` apart (B, F - gap, classes)."""
+        if self.silhouette:
+            clips = silhouette(clips)
         b, c, f, h, w = clips.shape
         frames = clips.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
-        frames = frames - frames.flatten(2).median(dim=2).values[:, :, None, None]  # the object, not the backdrop
+        if not self.silhouette:  # the object, not the backdrop
+            frames = frames - frames.flatten(2).median(dim=2).values[:, :, None, None]
         if self.gap:
             frames = frames.view(b, f, c, h, w)
             frames = torch.cat([frames[:, :-self.gap], frames[:, self.gap:]], dim=2)
@@ -97,12 +103,34 @@ def soften(clips: torch.Tensor, rng: torch.Generator, noise_max: float = 0.3) ->
     return torch.stack(out).clamp(-1, 1)
 
 
+def mottle(clips: torch.Tensor, rng: torch.Generator, noise_max: float = 0.3) -> torch.Tensor:
+    """Clips with blotches of colour as a sampler's finished clips show them: noise drawn on a grid a quarter of
+    the frame's size, smoothly enlarged, of a standard deviation up to ``noise_max``."""
+    b, c, f, h, w = clips.shape
+    coarse = torch.randn((b * f, c, max(1, h // 4), max(1, w // 4)), generator=rng)
+    blotches = nn.functional.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    blotches = blotches.view(b, f, c, h, w).permute(0, 2, 1, 3, 4)
+    strength = noise_max * torch.rand((b, 1, 1, 1, 1), generator=rng)
+    return (clips + strength * blotches).clamp(-1, 1)
+
+
+def silhouette(clips: torch.Tensor) -> torch.Tensor:
+    """Each frame's object as a grey silhouette (B, 1, F, H, W) in [-1, 1] for clips (B, 3, F, H, W): how far
+    each pixel lies from its row's median (the background) along ``object_axis``, as a share of the frame's
+    farthest, clamped to [0, 1] and mapped to [-1, 1]. Colours off the line from background to object (fringes)
+    count only as far as they lie along it; a frame without an object (contrast under 0.25) comes out dark."""
+    difference = clips - clips.median(dim=4, keepdim=True).values
+    along = (difference * object_axis(clips)).sum(dim=1, keepdim=True)
+    farthest = along.amax(dim=(3, 4), keepdim=True).clamp(min=0.25)
+    return (along / farthest).clamp(0, 1) * 2 - 1
+
+
 def asked(prompt: str) -> dict[str, str]:
     """Classifier kind → the class the prompt asks it to find: the shape it names, "turning" where it asks for
     a rotation, the size it states (kinds the prompt says nothing about are left out)."""
     stated = parse_prompt(prompt)
     classes = {"shape": stated.get("shape"), "turn": "turning" if stated.get("motion") == "rotate" else None,
-               "size": stated.get("size")}
+               "size": stated.get("size"), "outline": stated.get("shape")}
     return {kind: name for kind, name in classes.items() if name is not None}
 
 
@@ -111,7 +139,7 @@ def make_classifier(kind: str = "shape") -> ShapeClassifier:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
     classes, gap = KINDS[kind]
-    return ShapeClassifier(classes=classes, gap=gap)
+    return ShapeClassifier(classes=classes, gap=gap, silhouette=kind in SILHOUETTE_KINDS)
 
 
 def as_video(clips: list[np.ndarray] | np.ndarray) -> torch.Tensor:
@@ -127,8 +155,8 @@ def batch(rng: np.random.Generator, count: int, kind: str = "shape") -> tuple[to
     size = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
     scenes = [sample_scene(rng, "train") for _ in range(count)]
     video = as_video([render(scene, size=size) for scene in scenes])
-    classes = KINDS[kind][0]
-    return video, torch.tensor([classes.index(getattr(scene, kind)) for scene in scenes])
+    classes, attribute = KINDS[kind][0], "shape" if kind == "outline" else kind
+    return video, torch.tensor([classes.index(getattr(scene, attribute)) for scene in scenes])
 
 
 def turn_batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,7 +189,10 @@ def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float =
     right, start = [], time.perf_counter()
     for step in range(1, steps + 1):
         video, labels = batch(rng, batch_size, kind)
-        frames = model.frame_logits(soften(video, noise, noise_max))
+        softened = soften(video, noise, noise_max)
+        if kind in SILHOUETTE_KINDS:
+            softened = mottle(softened, noise, noise_max)
+        frames = model.frame_logits(softened)
         loss = nn.functional.cross_entropy(frames.flatten(0, 1), labels.repeat_interleave(frames.shape[1]))
         logits = frames.mean(dim=1)
         optimiser.zero_grad()

@@ -34,7 +34,9 @@ from models.kinora_dit.shape_guide import (
     kind_of,
     log_probability,
     make_classifier,
+    mottle,
     object_axis,
+    silhouette,
     soften,
     turn_batch,
 )
@@ -305,6 +307,70 @@ def test_a_size_guide_steers_and_chooses_for_prompts_stating_a_size_and_at_scale
     chosen = sample("a small red star moving left on a blue background")
     assert [x.shape[0] for x in seen] == [CANDIDATES]
     assert not np.array_equal(chosen, steered)
+
+
+def test_a_silhouette_is_the_object_along_its_colour_line_whatever_the_colours():
+    def clip_of(color: str, background: str) -> torch.Tensor:
+        scene = Scene(shape="star", color=color, size="large", motion="right", background=background)
+        return as_video([render(scene, frames=4, size=(40, 24))])
+
+    clip = clip_of("red", "blue")
+    shape = silhouette(clip)
+    assert shape.shape == (1, 1, 4, 24, 40) and shape.abs().max() <= 1
+    away = (clip - clip.median(dim=4, keepdim=True).values).abs().amax(dim=1, keepdim=True)
+    red = clip.permute(1, 0, 2, 3, 4).flatten(1)[:, int(away.argmax())].view(1, 3, 1, 1, 1)  # the object's own colour
+    on_object = (clip - red).abs().amax(dim=1, keepdim=True) < 1e-3
+    background = away < 1e-3
+    assert on_object.any() and background.any()
+    assert shape[on_object].min() > 0.9 and shape[background].max() < -0.95  # (the backdrop shades by row)
+    # The same star in other colours casts the same silhouette, so a classifier of silhouettes reads the outline alone.
+    assert (silhouette(clip_of("yellow", "gray")) - shape).abs().mean() < 0.02
+    # A speck of a colour off the line from background to object (a fringe) stays dark; painted in the object's colour
+    # it lights up.
+    row, column = 2, 1
+    assert background[0, 0, 0, row, column]
+    axis = object_axis(clip)[0, :, 0, 0, 0]
+    off_line = torch.linalg.cross(axis, torch.tensor([0.0, 0.0, 1.0]))
+    fringe, painted = clip.clone(), clip.clone()
+    fringe[0, :, 0, row, column] += 0.8 * off_line / off_line.norm()
+    painted[0, :, 0, row, column] = red.flatten()
+    assert silhouette(fringe)[0, 0, 0, row, column] < -0.9
+    assert silhouette(painted)[0, 0, 0, row, column] > 0.9
+    # A frame without an object (the background alone) is dark, not its noise stretched to white.
+    plain = clip.median(dim=4, keepdim=True).values.expand_as(clip) + 0.01 * torch.randn(clip.shape)
+    assert silhouette(plain).max() < -0.5
+
+
+def test_the_outline_classifier_learns_shapes_from_silhouettes_of_blotchy_renders(tmp_path):
+    clips = torch.zeros(2, 3, 4, 32, 32)
+    blotchy = mottle(clips, torch.Generator().manual_seed(0))
+    assert blotchy.shape == clips.shape and blotchy.abs().max() <= 1
+    coarse = blotchy - torch.nn.functional.avg_pool3d(blotchy, (1, 3, 3), stride=1, padding=(0, 1, 1))
+    assert coarse[..., 1:-1, 1:-1].abs().mean() < 0.2 * blotchy.abs().mean()  # blotches, not pixel noise
+    rng = np.random.default_rng(0)
+    video, labels = batch(rng, 8, "outline")
+    assert set(labels.tolist()) <= set(range(len(SHAPES)))
+    train_classifier(tmp_path / "outline.safetensors", steps=2, kind="outline")
+    assert kind_of(tmp_path / "outline.safetensors") == "outline"
+    classifier = classifier_from(load_file(str(tmp_path / "outline.safetensors")), "outline")
+    assert classifier.silhouette and classifier.classes == SHAPES
+    assert classifier(video).shape == (8, len(SHAPES))
+    # It reads the silhouette: clips casting the same one get the same logits.
+    assert torch.allclose(classifier(video), classifier(silhouette(video).expand(-1, 3, -1, -1, -1)), atol=1e-2)
+
+
+def test_an_outline_classifier_at_scale_0_joins_the_choice_among_candidates(guided, tmp_path):
+    pipe = second_guide(guided, tmp_path, "outline", 0.0)
+    assert pipe.asked("a red star moving left on a blue background") == {"shape": "star", "outline": "star"}
+    seen = []
+    pipe.outline_guide.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    out = pipe(prompt="a red star moving left on a blue background", num_inference_steps=4,
+               generator=torch.Generator().manual_seed(1)).frames[0]
+    assert [x.shape[0] for x in seen] == [CANDIDATES]  # no steering: one reading of the finished candidates
+    finished = seen[-1]
+    score = log_probability(pipe.shape_guide, finished, "star") + log_probability(pipe.outline_guide, finished, "star")
+    best = int(score.argmax())
+    assert np.abs(out - ((finished[best].permute(1, 2, 3, 0).numpy() + 1) / 2)).max() < 1e-6
 
 
 def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
