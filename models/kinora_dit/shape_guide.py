@@ -7,13 +7,14 @@ predicted clean clip a little up the gradient of the classifier's log-probabilit
 reads guesses, not noisy clips, so it learns from renders softened and noised the way guesses are. A turn
 classifier (the same network reading each frame beside the one ``TURN_GAP`` later) tells a turning object
 from one standing still or moving otherwise, and steers prompts that ask for a rotation the same way; a size
-classifier tells small, medium and large objects apart. The sampler also uses them to choose among candidate
-clips (``pipeline.CANDIDATES``).
+classifier tells small, medium and large objects apart; an outline classifier tells the shapes apart from each
+frame's silhouette (``silhouette``) alone, which colours off the line from background to object (fringes) do
+not reach. The sampler also uses them to choose among candidate clips (``pipeline.CANDIDATES``).
 
 Train them (about 8 minutes each on two CPU cores, 13 with one), then write them into exported weights,
 which then sample with them:
-``python -m models.kinora_dit.shape_guide --out runs/shapes.safetensors`` (``--kind turn`` or ``--kind size``
-for the others), then
+``python -m models.kinora_dit.shape_guide --out runs/shapes.safetensors`` (``--kind turn``, ``--kind size`` or
+``--kind outline`` for the others), then
 ``python -m models.kinora_dit.shape_guide --attach WEIGHTS runs/shapes.safetensors --scale 10 --out OUT``.
 """
 

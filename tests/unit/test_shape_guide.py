@@ -359,7 +359,7 @@ def test_the_outline_classifier_learns_shapes_from_silhouettes_of_blotchy_render
     assert torch.allclose(classifier(video), classifier(silhouette(video).expand(-1, 3, -1, -1, -1)), atol=1e-2)
 
 
-def test_an_outline_classifier_at_scale_0_joins_the_choice_among_candidates(guided, tmp_path):
+def test_an_outline_classifier_at_scale_0_joins_the_choice_among_candidates_and_above_it_steers(guided, tmp_path):
     pipe = second_guide(guided, tmp_path, "outline", 0.0)
     assert pipe.asked("a red star moving left on a blue background") == {"shape": "star", "outline": "star"}
     seen = []
@@ -371,6 +371,13 @@ def test_an_outline_classifier_at_scale_0_joins_the_choice_among_candidates(guid
     score = log_probability(pipe.shape_guide, finished, "star") + log_probability(pipe.outline_guide, finished, "star")
     best = int(score.argmax())
     assert np.abs(out - ((finished[best].permute(1, 2, 3, 0).numpy() + 1) / 2)).max() < 1e-6
+    # Above 0 it steers too: read at each of the three guided steps, then once to choose.
+    seen.clear()
+    pipe.register_to_config(outline_guidance=3.0)
+    steered = pipe(prompt="a red star moving left on a blue background", num_inference_steps=4,
+                   generator=torch.Generator().manual_seed(1)).frames[0]
+    assert [x.shape[0] for x in seen] == [CANDIDATES] * 4
+    assert not np.array_equal(steered, out)
 
 
 def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
