@@ -2,7 +2,7 @@
 
     OMP_WAIT_POLICY=PASSIVE python bench/candidates.py [--weights models/weights/kinora-dit.safetensors] \\
         [--prompts 96] [--size 32 | 40x24 | 24x40] [--candidates 5] [--save runs/candidates.npz] \\
-        [--load runs/candidates.npz] [--judge CLASSIFIER ...] [--guide-along-object]
+        [--load runs/candidates.npz] [--judge CLASSIFIER ...] [--guide-along-object] [--split heldout]
 
 The prompts and seeds are ``bench/kinora_dit.py``'s. Each prompt is sampled once with ``--candidates`` clips
 side by side (the shipped sampler otherwise: guides at the file's scales), and the checker judges every
@@ -12,7 +12,8 @@ and each chooser: the first candidate; each classifier alone; the classifiers th
 sampler sums them; each ``--judge`` classifier (``shape_guide.train``'s file) added to that sum, then all of
 them; and "any":
 some candidate is right (the most any chooser could keep). ``--save`` keeps the candidates for ``--load``,
-which judges them again without sampling (e.g. with other ``--judge`` classifiers).
+which judges them again without sampling (e.g. with other ``--judge`` classifiers). ``--split`` samples one
+split alone, for half the time.
 """
 
 from __future__ import annotations
@@ -86,9 +87,12 @@ def main() -> None:
     parser.add_argument("--load", type=Path, help="judge candidates --save kept instead of sampling")
     parser.add_argument("--judge", action="append", default=[], type=Path, metavar="CLASSIFIER",
                         help="a classifier file (shape_guide.train's) whose log-probability is added to the sum")
+    parser.add_argument("--split", choices=SPLITS, action="append", help="sample only this split (repeatable; "
+                        "default: both)")
     parser.add_argument("--guide-along-object", action="store_true", help="the guides change a pixel only along "
                         "the line from the background's colour to the object's (shape_guide.guide)")
     args = parser.parse_args()
+    splits = tuple(args.split or SPLITS)
     pipe = load_pipeline(args.weights)
     pipe.register_to_config(candidates=args.candidates, guide_along_object=args.guide_along_object)
     classifiers = {kind: pipe.classifier(kind) for kind in GUIDES if pipe.classifier(kind) is not None}
@@ -99,21 +103,21 @@ def main() -> None:
     started = time.perf_counter()
     if args.load:
         kept = np.load(args.load)
-        candidates = {split: [torch.from_numpy(c).float() for c in kept[split]] for split in SPLITS}
+        candidates = {split: [torch.from_numpy(c).float() for c in kept[split]] for split in splits}
     else:
         candidates = {split: [sample_candidates(pipe, prompt, args.seed + index, width, height)
                               for index, prompt in enumerate(prompts(split, args.prompts, args.seed))]
-                      for split in SPLITS}
+                      for split in splits}
         if args.save:
             np.savez_compressed(args.save, **{split: np.stack([c.half().numpy() for c in candidates[split]])
-                                              for split in SPLITS})
+                                              for split in splits})
     sampled = time.perf_counter() - started
     judges = [kind for kind in classifiers if ":" in kind]
     choosers = ["first", *classifiers, "sum", *(f"sum+{judge}" for judge in judges), "sum+judges", "any"]
     print(f"{args.weights.name}, {width}x{height}, {args.prompts} prompts per split, up to {args.candidates} "
-          f"candidates ({sampled:.0f} s); every stated attribute right, held out / training:")
+          f"candidates ({sampled:.0f} s); every stated attribute right, {' / '.join(splits)}:")
     results: dict[tuple[str, int, str], list[bool]] = {}
-    for split in SPLITS:
+    for split in splits:
         for index, prompt in enumerate(prompts(split, args.prompts, args.seed)):
             clips = candidates[split][index]
             right = np.array([all(verdict_of(read_clip(frames_of(c)), parse_prompt(prompt)).values()) for c in clips])
@@ -130,7 +134,7 @@ def main() -> None:
     counts = sorted({count for _, count, _ in results})
     print(f"{'chooser':<14}" + "".join(f"{f'{c} candidates':>22}" for c in counts))
     for chooser in choosers:
-        cells = [" / ".join(f"{np.mean(results[(split, c, chooser)]):6.1%}" for split in SPLITS) for c in counts]
+        cells = [" / ".join(f"{np.mean(results[(split, c, chooser)]):6.1%}" for split in splits) for c in counts]
         print(f"{chooser:<14}" + "".join(f"{cell:>22}" for cell in cells))
 
 
