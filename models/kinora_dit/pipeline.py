@@ -544,7 +544,7 @@ def in_band(sigma: float, band: tuple[float, float] | None) -> bool:
 
 EXPERT = "expert."  # key prefix of the mid-band expert's weights in an exported file
 GUIDES = {kind: f"{kind}_guide." for kind in KINDS}  # key prefix of each guide's weights (``attach_guide``)
-SHAPE_GUIDE, TURN_GUIDE = GUIDES["shape"], GUIDES["turn"]
+SHAPE_GUIDE = GUIDES["shape"]
 
 
 def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:

@@ -14,7 +14,6 @@ from models.kinora_dit.pipeline import (
     CANDIDATES,
     GUIDES,
     SHAPE_GUIDE,
-    TURN_GUIDE,
     WEIGHTS,
     attach_expert,
     attach_guide,
@@ -389,10 +388,11 @@ def test_weights_over_latents_are_refused_a_shape_guide(guided, tmp_path):
         attach_guide(latent, guided[2], 10.0, tmp_path / "out.safetensors")
 
 
-def test_the_shipped_weights_carry_a_shape_guide_and_a_turn_guide_and_their_scales():
+def test_the_shipped_weights_carry_a_shape_guide_a_turn_guide_and_an_outline_guide_and_their_scales():
     with safe_open(str(WEIGHTS), framework="pt") as f:
         keys = f.keys()
-    assert any(k.startswith(SHAPE_GUIDE) for k in keys) and any(k.startswith(TURN_GUIDE) for k in keys)
+    assert all(any(k.startswith(GUIDES[kind]) for k in keys) for kind in ("shape", "turn", "outline"))
     pipe = load_pipeline(WEIGHTS)
     assert pipe.config.shape_guidance > 0 and pipe.config.turn_guidance > 0 and pipe.config.candidates > 1
+    assert pipe.config.outline_guidance > 0 and pipe.outline_guide.silhouette
     assert pipe.turn_guide.classes == TURNING
