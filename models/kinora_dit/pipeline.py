@@ -61,8 +61,8 @@ SAMPLING_TAIL = (0.1, 0.07, 0.05, 0.035, 0.02, 0.01)
 GUIDANCE_MIN_SIGMA = 0.3
 # With a shape guide, a prompt naming a shape is sampled this many times side by side and the clip the guides'
 # classifiers find most like what it asks for is kept. On a CPU five take 1.5 times as long as three (a 4 s clip
-# end to end 12.9 s against 8.6 s) and bring 64.6 % of the bench's prompts right on every attribute against
-# 62.3 % (model card).
+# end to end 12.9 s against 8.6 s with the shape and turn guides) and bring 64.6 % of the bench's prompts right on
+# every attribute against 62.3 % (66.0 % with the outline guide too; model card).
 CANDIDATES = 5
 
 
