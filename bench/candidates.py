@@ -12,8 +12,8 @@ and each chooser: the first candidate; each classifier alone; the classifiers th
 sampler sums them; each ``--judge`` classifier (``shape_guide.train``'s file) added to that sum, then all of
 them; and "any":
 some candidate is right (the most any chooser could keep). ``--save`` keeps the candidates for ``--load``,
-which judges them again without sampling (e.g. with other ``--judge`` classifiers). ``--split`` samples one
-split alone, for half the time.
+which judges them again without sampling (e.g. with other ``--judge`` classifiers), every split the file holds
+unless ``--split`` names one. ``--split`` samples one split alone, for half the time.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ def main() -> None:
     parser.add_argument("--guide-along-object", action="store_true", help="the guides change a pixel only along "
                         "the line from the background's colour to the object's (shape_guide.guide)")
     args = parser.parse_args()
-    splits = tuple(args.split or SPLITS)
+    kept = np.load(args.load) if args.load else None
+    splits = tuple(args.split or (kept.files if kept is not None else SPLITS))  # --load: the splits it holds
     pipe = load_pipeline(args.weights)
     pipe.register_to_config(candidates=args.candidates, guide_along_object=args.guide_along_object)
     classifiers = {kind: pipe.classifier(kind) for kind in GUIDES if pipe.classifier(kind) is not None}
@@ -101,8 +102,7 @@ def main() -> None:
         classifiers[f"{kind}:{path.stem}"] = classifier_from(load_file(str(path)), kind)
     width, height = frame_size(args.size)
     started = time.perf_counter()
-    if args.load:
-        kept = np.load(args.load)
+    if kept is not None:
         candidates = {split: [torch.from_numpy(c).float() for c in kept[split]] for split in splits}
     else:
         candidates = {split: [sample_candidates(pipe, prompt, args.seed + index, width, height)
