@@ -40,7 +40,7 @@ from models.kinora_dit.shape_guide import (
     turn_batch,
 )
 from models.kinora_dit.shape_guide import train as train_classifier
-from models.kinora_dit.train import export, load_config, train
+from models.kinora_dit.train import ATTRIBUTES, UNSTATED, export, guide_loss, load_config, load_guides, train
 
 SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2,
          "pooled_text": True, "prediction": "clean"}
@@ -396,3 +396,44 @@ def test_the_shipped_weights_carry_a_shape_guide_a_turn_guide_and_an_outline_gui
     assert pipe.config.shape_guidance > 0 and pipe.config.turn_guidance > 0 and pipe.config.candidates > 1
     assert pipe.config.outline_guidance > 0 and pipe.outline_guide.silhouette
     assert pipe.turn_guide.classes == TURNING
+
+
+def _labels(**stated: str) -> torch.Tensor:
+    """One row of what a caption states, in ``train.ATTRIBUTES``'s order (unstated where not given)."""
+    return torch.tensor([[vocab.index(stated[key]) if key in stated else UNSTATED
+                          for key, vocab in ATTRIBUTES.items()]])
+
+
+def test_the_guide_loss_reads_what_each_caption_asks_of_the_shipped_guides():
+    guides = load_guides(WEIGHTS)
+    assert set(guides) == {"shape", "turn", "outline"}
+    star = Scene(shape="star", color="yellow", size="large", motion="right", background="blue")
+    clip = as_video([render(star)]).requires_grad_(True)
+    right, wrong = (guide_loss(guides, clip, _labels(shape=name, motion="right")) for name in ("star", "ball"))
+    assert right.item() < 0.5 < 2 < wrong.item()
+    (grad,) = torch.autograd.grad(right, clip)
+    assert grad.abs().sum() > 0  # it trains the network that drew the clip
+    # A caption asking none of the guides anything costs nothing (and still carries a graph to backpropagate).
+    nothing = guide_loss(guides, clip, _labels(color="yellow", motion="right"))
+    assert nothing.item() == 0 and nothing.requires_grad
+    # A rotation asks the turn guide for turning: a turning star reads as such, the same star standing still not.
+    turning = Scene(shape="star", color="white", size="large", motion="rotate", background="night sky")
+    moving, still = (as_video([render(turning, fps=fps)]) for fps in (8.0, 1000.0))
+    asks = _labels(motion="rotate")
+    assert guide_loss(guides, moving, asks).item() < 0.5 < guide_loss(guides, still, asks).item()
+
+
+def test_a_run_with_the_guide_loss_trains_the_network_through_frozen_guides(tmp_path):
+    config = load_config(None) | SMALL | {"steps": 2}
+    guided = config | {"guide_loss": 1.0, "guide_weights": str(WEIGHTS)}
+    train(config, tmp_path / "a", resume=False, minutes=None)
+    train(guided, tmp_path / "b", resume=False, minutes=None)
+    trained = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=False)["model"] for run in "ab"]
+    assert trained[0].keys() == trained[1].keys()  # the guides are read, not trained or saved
+    assert any(not torch.equal(trained[0][k], trained[1][k]) for k in trained[0])
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "none.safetensors"), metadata={"config": "{}"})
+    with pytest.raises(ValueError, match="carries no guide"):
+        train(guided | {"guide_weights": str(tmp_path / "none.safetensors")}, tmp_path / "c", resume=False,
+              minutes=None)
+    with pytest.raises(ValueError, match="pixels"):
+        train(guided | {"latent_channels": 4, "detail_head": False}, tmp_path / "d", resume=False, minutes=None)
