@@ -437,3 +437,5 @@ def test_a_run_with_the_guide_loss_trains_the_network_through_frozen_guides(tmp_
               minutes=None)
     with pytest.raises(ValueError, match="pixels"):
         train(guided | {"latent_channels": 4, "detail_head": False}, tmp_path / "d", resume=False, minutes=None)
+    with pytest.raises(ValueError, match="needs guide_weights"):
+        train(guided | {"guide_weights": None}, tmp_path / "e", resume=False, minutes=None)
