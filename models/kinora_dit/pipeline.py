@@ -560,8 +560,8 @@ def load_pipeline(weights: str | Path) -> KinoraDiTPipeline:
         expert = make_network(config)
         load_network(expert, expert_state)
         expert = torch.nn.ModuleDict({k: v for k, v in expert._asdict().items() if v is not None}).eval()
-    guides = {f"{kind}_guide": classifier_from(state, kind) if (state := prefixed(everything, prefix)) else None
-              for kind, prefix in GUIDES.items()}
+    carried = guides_in(everything)
+    guides = {f"{kind}_guide": carried.get(kind) for kind in GUIDES}
     text_encoder, tokenizer = load_minilm()
     # The sampler's schedule is shifted towards pure noise as the training draws were (config "sigma_shift").
     scheduler = FlowMatchEulerDiscreteScheduler(shift=config.get("sigma_shift", 1.0))
@@ -587,6 +587,12 @@ def exported_metadata(weights: str | Path) -> tuple[dict[str, str], dict]:
 def prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The weights under ``prefix``, the prefix taken off."""
     return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+
+
+def guides_in(state: dict[str, torch.Tensor]) -> dict[str, ShapeClassifier]:
+    """The guides exported weights carry (``attach_guide``), kind → classifier ready to guide."""
+    return {kind: classifier_from(guide, kind) for kind, prefix in GUIDES.items()
+            if (guide := prefixed(state, prefix))}
 
 
 def split_expert(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

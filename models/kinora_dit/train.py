@@ -34,7 +34,6 @@ from tqdm import tqdm
 from models.kinora_dit.autoencoder import FACTOR
 from models.kinora_dit.captions import caption_with_attributes
 from models.kinora_dit.pipeline import (
-    GUIDES,
     PATCH,
     DetailHead,
     Network,
@@ -43,12 +42,12 @@ from models.kinora_dit.pipeline import (
     attach_expert,
     encode_text,
     exported_metadata,
+    guides_in,
     in_band,
     load_network,
     make_network,
     network_state,
     predict_clean,
-    prefixed,
     split_expert,
 )
 from models.kinora_dit.raster import parse_frame_size
@@ -62,7 +61,7 @@ from models.kinora_dit.scenes import (
     render_with_alpha,
     sample_scene,
 )
-from models.kinora_dit.shape_guide import KINDS, ShapeClassifier, as_video, classifier_from
+from models.kinora_dit.shape_guide import KINDS, ShapeClassifier, as_video
 from models.text_encoder import load_minilm
 
 DEFAULTS = {
@@ -142,22 +141,13 @@ def noise_levels(count: int, rng: torch.Generator, config: dict) -> torch.Tensor
     return sigma.clamp(min=1e-3)
 
 
-def loss_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor, rng: torch.Generator,  # type: ignore[no-untyped-def]
-            config: dict, pooled: torch.Tensor | None = None, positions: TokenPositions | None = None,
-            detail: DetailHead | None = None, weights: torch.Tensor | None = None,
-            shape: ShapeHead | None = None, patch: tuple[int, int, int] = PATCH) -> torch.Tensor:
-    """Rectified flow on x = (1 - σ)·clip + σ·noise at levels from ``noise_levels``, scored by ``flow_loss``."""
-    return flow_loss(*predicted_on(transformer, video, text, mask, rng, config, pooled, positions, detail, shape,
-                                   patch), config["min_sigma"], weights)
-
-
 def predicted_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,  # type: ignore[no-untyped-def]
                  rng: torch.Generator, config: dict, pooled: torch.Tensor | None = None,
                  positions: TokenPositions | None = None, detail: DetailHead | None = None,
                  shape: ShapeHead | None = None, patch: tuple[int, int, int] = PATCH,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The network's clean clip for ``video`` noised at levels from ``noise_levels``, the clip and the levels:
-    what ``flow_loss`` scores."""
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rectified flow on x = (1 - σ)·clip + σ·noise at levels σ from ``noise_levels``: the network's clean clip for
+    each noisy ``video`` and the levels, which ``flow_loss`` scores against the clip."""
     sigma = noise_levels(video.shape[0], rng, config).to(video.device)
     noise = torch.randn(video.shape, generator=rng).to(video.device)
     s = sigma.view(-1, 1, 1, 1, 1)
@@ -167,7 +157,7 @@ def predicted_on(transformer, video: torch.Tensor, text: torch.Tensor, mask: tor
                            shape, patch)
     clean = predict_clean(transformer, noisy, sigma, text, mask, config["prediction"], pooled, positions, detail,
                           shape, patch)
-    return clean, video, sigma
+    return clean, sigma
 
 
 def own_inputs(transformer, video: torch.Tensor, noisy: torch.Tensor, sigma: torch.Tensor,  # type: ignore[no-untyped-def]
@@ -252,9 +242,7 @@ GUIDE_STRIDE = 4  # the guides in training read every fourth frame (the turn gui
 
 def load_guides(weights: str | Path, device: str = "cpu") -> dict[str, ShapeClassifier]:
     """The guides exported weights carry (``pipeline.attach_guide``), kind → frozen classifier."""
-    everything = load_file(str(weights))
-    guides = {kind: classifier_from(state, kind).to(device)
-              for kind, prefix in GUIDES.items() if (state := prefixed(everything, prefix))}
+    guides = {kind: classifier.to(device) for kind, classifier in guides_in(load_file(str(weights))).items()}
     if not guides:
         raise ValueError(f"guide_weights: {weights} carries no guide")
     return guides
@@ -424,8 +412,8 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step, warm_from)
         pooled = pooler(text, mask) if pooler is not None else None  # one pass serves both losses
-        clean, _, sigma = predicted_on(transformer, target, text, mask, noise_rng, config, pooled, positions, detail,
-                                       shape, built.patch)
+        clean, sigma = predicted_on(transformer, target, text, mask, noise_rng, config, pooled, positions, detail,
+                                    shape, built.patch)
         loss = flow_loss(clean, target, sigma, config["min_sigma"], weights)
         if guides:
             read = guide_loss(guides, clean, labels.to(device))
