@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from models.kinora_dit.prompt_parser import parse_prompt
@@ -42,6 +42,7 @@ TURN_GAP = 2  # it compares frames this far apart: a turn of 25-38 degrees at 8 
 # Each kind of classifier: the classes it tells apart and the gap between the frames it reads together (0: one).
 KINDS = {"shape": (SHAPES, 0), "turn": (TURNING, TURN_GAP), "size": (SIZES, 0), "outline": (SHAPES, 0)}
 SILHOUETTE_KINDS = ("outline",)  # kinds that read each frame's silhouette (``silhouette``), not its pixels
+ATTACK_STEPS = 3  # gradient steps of the attack robust training learns from (``attacked``)
 
 
 class ShapeClassifier(nn.Module):
@@ -177,14 +178,57 @@ def turn_batch(rng: np.random.Generator, count: int) -> tuple[torch.Tensor, torc
     return as_video(clips), torch.tensor(labels)
 
 
+def attacked(model: ShapeClassifier, clips: torch.Tensor, labels: torch.Tensor, radius: float,
+             steps: int = ATTACK_STEPS) -> torch.Tensor:
+    """``clips`` (B, 3, F, H, W) changed to make ``model`` read each frame as any class but its label: projected
+    gradient ascent on the cross-entropy, each frame's change kept within an L2 ball of ``radius`` (in [-1, 1]
+    pixel units) and the pixels within [-1, 1] (Madry et al.'s attack, for adversarial training)."""
+    x = clips.detach()
+    step = 2.5 * radius / steps
+    for _ in range(steps):
+        x = x.clone().requires_grad_(True)
+        frames = model.frame_logits(x)
+        loss = nn.functional.cross_entropy(frames.flatten(0, 1), labels.repeat_interleave(frames.shape[1]))
+        (grad,) = torch.autograd.grad(loss, x)
+        x = x.detach() + step * grad / frame_norm(grad).clamp(min=1e-12)
+        change = x - clips
+        x = (clips + change * (radius / frame_norm(change).clamp(min=1e-12)).clamp(max=1)).clamp(-1, 1)
+    return x.detach()
+
+
+def frame_norm(clips: torch.Tensor) -> torch.Tensor:
+    """Each frame's L2 norm, (B, 1, F, 1, 1) for clips (B, C, F, H, W)."""
+    return clips.pow(2).sum(dim=(1, 3, 4), keepdim=True).sqrt()
+
+
+def initial_weights(path: Path, kind: str) -> dict[str, torch.Tensor]:
+    """A classifier's weights to start from: ``train``'s file of that kind, or exported model weights that carry
+    a guide of that kind (``pipeline.attach_guide``)."""
+    from models.kinora_dit.pipeline import GUIDES, prefixed  # the pipeline imports this module
+
+    with safe_open(str(path), framework="pt") as f:
+        own = (f.metadata() or {}).get("kind")
+    state = load_file(str(path))
+    if own == kind:
+        return state
+    if guide := prefixed(state, GUIDES[kind]):
+        return guide
+    raise ValueError(f"{path} holds no {kind} classifier")
+
+
 def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float = 1e-3, noise_max: float = 0.3,
-          kind: str = "shape") -> dict:
+          kind: str = "shape", robust: float = 0.0, init: Path | None = None) -> dict:
     """A classifier of ``kind`` (``KINDS``) trained on softened renders (noise std up to ``noise_max``), saved to
-    ``out`` with its kind in the file's metadata."""
+    ``out`` with its kind in the file's metadata. With ``robust`` (a radius) it learns from the renders as
+    ``attacked`` changes them instead (adversarial training), which makes a classifier's gradients draw what
+    its classes look like rather than changes no eye sees (Kawar et al., robust classifier guidance); with
+    ``init`` it starts from a trained classifier (``initial_weights``)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     noise = torch.Generator().manual_seed(seed)
     model = make_classifier(kind)
+    if init is not None:
+        model.load_state_dict(initial_weights(init, kind))
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
     right, start = [], time.perf_counter()
@@ -193,6 +237,8 @@ def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float =
         softened = soften(video, noise, noise_max)
         if kind in SILHOUETTE_KINDS:
             softened = mottle(softened, noise, noise_max)
+        if robust:
+            softened = attacked(model, softened, labels, robust)
         frames = model.frame_logits(softened)
         loss = nn.functional.cross_entropy(frames.flatten(0, 1), labels.repeat_interleave(frames.shape[1]))
         logits = frames.mean(dim=1)
@@ -204,7 +250,8 @@ def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float =
         if step % 100 == 0:
             print(f"step {step}: loss {loss.item():.3f}, right {np.mean(right[-100:]):.3f}, "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out), metadata={"kind": kind})
+    metadata = {"kind": kind, "robust": str(robust)}
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out), metadata=metadata)
     return {"steps": steps, "right_last_100": float(np.mean(right[-100:]))}
 
 
@@ -266,6 +313,11 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.3, help="the largest noise std in the softened renders")
     parser.add_argument("--kind", choices=tuple(KINDS), default="shape",
                         help="what the classifier tells apart: shapes, turning or not, sizes")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--robust", type=float, default=0.0, metavar="RADIUS",
+                        help="train on renders attacked within this L2 radius per frame (adversarial training)")
+    parser.add_argument("--init", type=Path, help="start from this classifier, or the guide of --kind that these "
+                        "exported weights carry")
     parser.add_argument("--attach", nargs=2, type=Path, metavar=("WEIGHTS", "CLASSIFIER"),
                         help="write --out as the exported WEIGHTS with the trained CLASSIFIER as a guide")
     parser.add_argument("--scale", type=float, default=10.0, help="with --attach: the largest change of a pixel "
@@ -276,7 +328,8 @@ def main() -> None:
 
         print(attach_guide(*args.attach, args.scale, args.out))
     else:
-        print(train(args.out, args.steps, args.seed, noise_max=args.noise, kind=args.kind))
+        print(train(args.out, args.steps, args.seed, lr=args.lr, noise_max=args.noise, kind=args.kind,
+                    robust=args.robust, init=args.init))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,12 @@ from models.kinora_dit.shape_guide import (
     TURNING,
     ShapeClassifier,
     as_video,
+    attacked,
     batch,
     classifier_from,
+    frame_norm,
     guide,
+    initial_weights,
     kind_of,
     log_probability,
     make_classifier,
@@ -95,6 +98,34 @@ def test_the_classifier_trains_on_softened_renders_and_reads_clips_of_any_frame_
     classifier = classifier_from(load_file(str(tmp_path / "shapes.safetensors")))
     for height, width in ((32, 32), (24, 40), (40, 24)):
         assert classifier(torch.zeros(2, 3, 16, height, width)).shape == (2, len(SHAPES))
+
+
+def test_the_attack_stays_within_its_radius_per_frame_and_fools_the_shipped_guide_that_robust_training_starts_from():
+    shipped = classifier_from(initial_weights(WEIGHTS, "shape"))
+    video, labels = batch(np.random.default_rng(3), 8, "shape")
+    clips = soften(video, torch.Generator().manual_seed(3))
+    changed = attacked(shipped, clips, labels, radius=1.0)
+    assert changed.shape == clips.shape and changed.abs().max() <= 1
+    assert frame_norm(changed - clips).max() <= 1.0 + 1e-4  # each frame on its own, about 1/100 of a pixel each
+    assert frame_norm(changed - clips).min() > 0.5
+    right = (shipped(clips).argmax(1) == labels).sum()
+    assert (shipped(changed).argmax(1) == labels).sum() < right  # a change no eye sees misleads it
+
+
+def test_robust_training_starts_from_a_guide_and_learns_from_attacked_renders(tmp_path):
+    shipped = load_file(str(WEIGHTS))["outline_guide.head.weight"]
+    assert torch.equal(initial_weights(WEIGHTS, "outline")["head.weight"], shipped)
+    out = tmp_path / "robust.safetensors"
+    train_classifier(out, steps=2, lr=1e-5, robust=1.0, init=WEIGHTS)
+    with safe_open(str(out), framework="pt") as f:
+        assert f.metadata() == {"kind": "shape", "robust": "1.0"}
+    trained, start = load_file(str(out)), initial_weights(WEIGHTS, "shape")
+    assert trained.keys() == start.keys()
+    assert not torch.equal(trained["head.weight"], start["head.weight"])
+    assert (trained["head.weight"] - start["head.weight"]).abs().max() < 1e-3  # two small steps from the guide
+    assert torch.equal(initial_weights(out, "shape")["head.weight"], trained["head.weight"])
+    with pytest.raises(ValueError, match="holds no turn classifier"):
+        initial_weights(out, "turn")
 
 
 @pytest.fixture(scope="module")
