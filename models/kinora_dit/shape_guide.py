@@ -64,6 +64,11 @@ class ShapeClassifier(nn.Module):
     def frame_logits(self, clips: torch.Tensor) -> torch.Tensor:
         """``clips`` (B, 3, F, H, W) in [-1, 1] → logits of each frame (B, F, classes), or of each pair of
         frames ``gap`` apart (B, F - gap, classes)."""
+        return self.head(self.frame_features(clips))
+
+    def frame_features(self, clips: torch.Tensor) -> torch.Tensor:
+        """What the head reads of each frame (or pair) of ``clips``: (B, F, features), the strongest response of
+        each channel anywhere in the frame."""
         if self.silhouette:
             clips = silhouette(clips)
         b, c, f, h, w = clips.shape
@@ -76,7 +81,7 @@ class ShapeClassifier(nn.Module):
             f -= self.gap
             frames = frames.reshape(b * f, 2 * c, h, w)
         features = self.net(frames).amax(dim=(2, 3))  # where the object is does not matter, that it is there does
-        return self.head(features).view(b, f, -1)
+        return features.view(b, f, -1)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         """Logits of whole clips (B, classes): the frames' (or pairs') averaged."""

@@ -43,7 +43,16 @@ from models.kinora_dit.shape_guide import (
     turn_batch,
 )
 from models.kinora_dit.shape_guide import train as train_classifier
-from models.kinora_dit.train import ATTRIBUTES, UNSTATED, export, guide_loss, load_config, load_guides, train
+from models.kinora_dit.train import (
+    ATTRIBUTES,
+    UNSTATED,
+    export,
+    guide_loss,
+    guide_match_loss,
+    load_config,
+    load_guides,
+    train,
+)
 
 SMALL = {"width": 64, "depth": 1, "head_dim": 32, "batch": 4, "checkpoint_every": 2, "warmup": 2,
          "pooled_text": True, "prediction": "clean"}
@@ -454,14 +463,32 @@ def test_the_guide_loss_reads_what_each_caption_asks_of_the_shipped_guides():
     assert guide_loss(guides, moving, asks).item() < 0.5 < guide_loss(guides, still, asks).item()
 
 
+def test_guide_matching_compares_what_the_guides_read_of_the_clip_with_what_they_read_of_the_true_one():
+    guides = load_guides(WEIGHTS)
+    star = {"shape": "star", "color": "yellow", "size": "large", "motion": "right", "background": "blue"}
+    truth = as_video([render(Scene(**star))])
+    def cost(**changed) -> float:
+        return guide_match_loss(guides, as_video([render(Scene(**star | changed))]), truth).item()
+    assert cost() == 0
+    # Another shape in the same place costs several times what the same star elsewhere (start, tilt, speed) does.
+    assert cost(shape="ball") > 3 * cost(seed=1) > 0
+    assert cost(shape="square") > 3 * cost(seed=1)
+    assert cost(size="medium") > 0 and cost(effect="rain") > 0  # the true clip's size and rain count too
+    clip = as_video([render(Scene(**star | {"shape": "ball"}))]).requires_grad_(True)
+    (grad,) = torch.autograd.grad(guide_match_loss(guides, clip, truth), clip)
+    assert grad.abs().sum() > 0
+
+
 def test_a_run_with_the_guide_loss_trains_the_network_through_frozen_guides(tmp_path):
     config = load_config(None) | SMALL | {"steps": 2}
     guided = config | {"guide_loss": 1.0, "guide_weights": str(WEIGHTS)}
     train(config, tmp_path / "a", resume=False, minutes=None)
     train(guided, tmp_path / "b", resume=False, minutes=None)
-    trained = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=False)["model"] for run in "ab"]
-    assert trained[0].keys() == trained[1].keys()  # the guides are read, not trained or saved
-    assert any(not torch.equal(trained[0][k], trained[1][k]) for k in trained[0])
+    train(guided | {"guide_match": True}, tmp_path / "m", resume=False, minutes=None)
+    trained = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=False)["model"] for run in "abm"]
+    assert trained[0].keys() == trained[1].keys() == trained[2].keys()  # the guides are read, not trained or saved
+    for one, other in ((0, 1), (0, 2), (1, 2)):
+        assert any(not torch.equal(trained[one][k], trained[other][k]) for k in trained[0])
     save_file({"x": torch.zeros(1)}, str(tmp_path / "none.safetensors"), metadata={"config": "{}"})
     with pytest.raises(ValueError, match="carries no guide"):
         train(guided | {"guide_weights": str(tmp_path / "none.safetensors")}, tmp_path / "c", resume=False,
