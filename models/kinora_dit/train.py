@@ -333,6 +333,8 @@ def train(config: dict, out: Path, resume: bool, minutes: float | None, device: 
         raise ValueError("guides read pixels: guide_loss needs a network over pixels, not latent_channels")
     if config["guide_loss"] and not config["guide_weights"]:
         raise ValueError("guide_loss needs guide_weights: a weights file that carries guides")
+    if config["guide_match"] and not config["guide_loss"]:
+        raise ValueError("guide_match needs guide_loss: the weight of the guides' term")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(config["seed"])

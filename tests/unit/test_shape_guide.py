@@ -497,3 +497,5 @@ def test_a_run_with_the_guide_loss_trains_the_network_through_frozen_guides(tmp_
         train(guided | {"latent_channels": 4, "detail_head": False}, tmp_path / "d", resume=False, minutes=None)
     with pytest.raises(ValueError, match="needs guide_weights"):
         train(guided | {"guide_weights": None}, tmp_path / "e", resume=False, minutes=None)
+    with pytest.raises(ValueError, match="guide_match needs guide_loss"):
+        train(config | {"guide_match": True}, tmp_path / "f", resume=False, minutes=None)
