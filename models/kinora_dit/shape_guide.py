@@ -211,14 +211,12 @@ def initial_weights(path: Path, kind: str) -> dict[str, torch.Tensor]:
     a guide of that kind (``pipeline.attach_guide``)."""
     from models.kinora_dit.pipeline import GUIDES, prefixed  # the pipeline imports this module
 
-    with safe_open(str(path), framework="pt") as f:
-        own = (f.metadata() or {}).get("kind")
     state = load_file(str(path))
-    if own == kind:
-        return state
     if guide := prefixed(state, GUIDES[kind]):
         return guide
-    raise ValueError(f"{path} holds no {kind} classifier")
+    if kind_of(path) != kind:
+        raise ValueError(f"{path} holds no {kind} classifier")
+    return state
 
 
 def train(out: Path, steps: int, seed: int = 0, batch_size: int = 8, lr: float = 1e-3, noise_max: float = 0.3,

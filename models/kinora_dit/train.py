@@ -248,6 +248,14 @@ def load_guides(weights: str | Path, device: str = "cpu") -> dict[str, ShapeClas
     return guides
 
 
+def guide_frames(classifier: ShapeClassifier, clips: torch.Tensor) -> torch.Tensor:
+    """The frames of ``clips`` (B, C, F, H, W) a guide reads in training: every ``GUIDE_STRIDE``-th, or for a guide
+    that compares frames a gap apart (the turn guide) the first ones, giving as many pairs."""
+    if classifier.gap:
+        return clips[:, :, :clips.shape[2] // GUIDE_STRIDE + classifier.gap]
+    return clips[:, :, ::GUIDE_STRIDE]
+
+
 def guide_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of frozen guides reading the network's clean clips (pixels, clipped to their range) against
     what each caption asks of them: the shape it names (the shape and outline guides), the size it states, and
@@ -258,11 +266,10 @@ def guide_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, labels: 
     network learns to draw what they read as the named shape, so sampling might need less steering. Tried in run 18
     (model card): the expert learnt what makes the guides sure instead (larger objects, fewer raindrops and
     snowflakes), and fewer prompts came out right; not in the shipped recipe. A shape or size is
-    the same in every frame, so the guides read every ``GUIDE_STRIDE``-th (the turn guide, which compares frames
-    a gap apart, the first frames, as many pairs): all 16 made a step 1.75 times as long on the 2-core CPU."""
+    the same in every frame, so the guides read only some frames (``guide_frames``): all 16 made a step 1.75 times
+    as long on the 2-core CPU."""
     attributes = list(ATTRIBUTES)
     clips = clean.clamp(-1, 1)
-    frames = clips.shape[2]
     terms = []
     for kind, classifier in guides.items():
         stated = labels[:, attributes.index(GUIDED[kind])]
@@ -272,8 +279,7 @@ def guide_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, labels: 
         else:
             asks, target = stated != UNSTATED, stated
         if asks.any():
-            read = clips[asks, :, :frames // GUIDE_STRIDE + classifier.gap] if classifier.gap \
-                else clips[asks, :, ::GUIDE_STRIDE]
+            read = guide_frames(classifier, clips[asks])
             terms.append(torch.nn.functional.cross_entropy(classifier(read), target[asks]))
     return torch.stack(terms).mean() if terms else clean.sum() * 0
 
@@ -281,7 +287,7 @@ def guide_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, labels: 
 def guide_match_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
     """How far what frozen guides read of the network's clean clips (pixels, clipped to their range) lies from
     what they read of the true clips ``video``: the squared difference of their features (each channel's strongest
-    response in a frame, ``ShapeClassifier.frame_features``) over every ``GUIDE_STRIDE``-th frame, as a share of the
+    response in a frame, ``ShapeClassifier.frame_features``) over the ``guide_frames``, as a share of the
     true features' mean square. A perceptual loss in the guides' terms: where the object lies does not move a
     feature, so a sharp star anywhere matches the true star where the squared error prefers a blob; and the true
     clip, not the caption, is the target, so an object larger than the true one or rain left out costs as much
@@ -290,11 +296,9 @@ def guide_match_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, vi
     fewer prompts right; not in the shipped recipe."""
     terms = []
     for classifier in guides.values():
-        frames = slice(0, clean.shape[2] // GUIDE_STRIDE + classifier.gap) if classifier.gap \
-            else slice(None, None, GUIDE_STRIDE)
         with torch.no_grad():
-            truth = classifier.frame_features(video[:, :, frames])
-        read = classifier.frame_features(clean.clamp(-1, 1)[:, :, frames])
+            truth = classifier.frame_features(guide_frames(classifier, video))
+        read = classifier.frame_features(guide_frames(classifier, clean.clamp(-1, 1)))
         terms.append((read - truth).pow(2).mean() / truth.pow(2).mean().clamp(min=1e-8))
     return torch.stack(terms).mean()
 

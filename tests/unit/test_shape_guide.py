@@ -115,7 +115,7 @@ def test_the_attack_stays_within_its_radius_per_frame_and_fools_the_shipped_guid
     clips = soften(video, torch.Generator().manual_seed(3))
     changed = attacked(shipped, clips, labels, radius=1.0)
     assert changed.shape == clips.shape and changed.abs().max() <= 1
-    assert frame_norm(changed - clips).max() <= 1.0 + 1e-4  # each frame on its own, about 1/100 of a pixel each
+    assert frame_norm(changed - clips).max() <= 1.0 + 1e-4  # each frame on its own: about 1 % of the range per value
     assert frame_norm(changed - clips).min() > 0.5
     right = (shipped(clips).argmax(1) == labels).sum()
     assert (shipped(changed).argmax(1) == labels).sum() < right  # a change no eye sees misleads it
