@@ -132,10 +132,11 @@ def main() -> None:
                     results.setdefault((split, count, chooser), []).append(bool(right[pick]))
                 results.setdefault((split, count, "any"), []).append(bool(right[:count].any()))
     counts = sorted({count for _, count, _ in results})
-    print(f"{'chooser':<14}" + "".join(f"{f'{c} candidates':>22}" for c in counts))
+    column = max(len(chooser) for chooser in choosers) + 2
+    print(f"{'chooser':<{column}}" + "".join(f"{f'{c} candidates':>22}" for c in counts))
     for chooser in choosers:
         cells = [" / ".join(f"{np.mean(results[(split, c, chooser)]):6.1%}" for split in splits) for c in counts]
-        print(f"{chooser:<14}" + "".join(f"{cell:>22}" for cell in cells))
+        print(f"{chooser:<{column}}" + "".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":
