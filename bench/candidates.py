@@ -10,10 +10,11 @@ candidate on every attribute the prompt states. Then, per split, the share of pr
 on all of them, for the first 1, 3, ... candidates (the first k of a batch are the clips a batch of k draws)
 and each chooser: the first candidate; each classifier alone; the classifiers the weights carry summed as the
 sampler sums them; each ``--judge`` classifier (``shape_guide.train``'s file) added to that sum, then all of
-them; and "any":
-some candidate is right (the most any chooser could keep). ``--save`` keeps the candidates for ``--load``,
-which judges them again without sampling (e.g. with other ``--judge`` classifiers), every split the file holds
-unless ``--split`` names one. ``--split`` samples one split alone, for half the time.
+them; and "any": some candidate is right (the most any chooser could keep). Last, per split and attribute, how
+many clips are wrong on it: among every candidate, and among the clips the sum keeps from all of them. ``--save``
+keeps the candidates for ``--load``, which judges them again without sampling (e.g. with other ``--judge``
+classifiers), every split the file holds unless ``--split`` names one. ``--split`` samples one split alone, for
+half the time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -117,12 +119,17 @@ def main() -> None:
     print(f"{args.weights.name}, {width}x{height}, {args.prompts} prompts per split, up to {args.candidates} "
           f"candidates ({sampled:.0f} s); every stated attribute right, {' / '.join(splits)}:")
     results: dict[tuple[str, int, str], list[bool]] = {}
+    wrong: dict[tuple[str, str], Counter] = {}  # (split, "every" | "kept") -> attribute -> clips wrong on it
     for split in splits:
         for index, prompt in enumerate(prompts(split, args.prompts, args.seed)):
             clips = candidates[split][index]
-            right = np.array([all(verdict_of(read_clip(frames_of(c)), parse_prompt(prompt)).values()) for c in clips])
+            verdicts = [verdict_of(read_clip(frames_of(c)), parse_prompt(prompt)) for c in clips]
+            right = np.array([all(verdict.values()) for verdict in verdicts])
             score = scores(classifiers, prompt, clips)
             shipped = sum(score[kind] for kind in score if ":" not in kind)
+            kept_by_sum = verdicts[int(np.argmax(shipped))]
+            wrong.setdefault((split, "every"), Counter()).update(a for v in verdicts for a, ok in v.items() if not ok)
+            wrong.setdefault((split, "kept"), Counter()).update(a for a, ok in kept_by_sum.items() if not ok)
             every = sum(score.values())
             for count in range(1, len(clips) + 1, 2):
                 picks = {"first": 0, **{kind: int(np.argmax(s[:count])) for kind, s in score.items()},
@@ -137,6 +144,10 @@ def main() -> None:
     for chooser in choosers:
         cells = [" / ".join(f"{np.mean(results[(split, c, chooser)]):6.1%}" for split in splits) for c in counts]
         print(f"{chooser:<{column}}" + "".join(f"{cell:>22}" for cell in cells))
+    for split in splits:
+        every, kept = wrong[(split, "every")], wrong[(split, "kept")]
+        tally = ", ".join(f"{attribute} {count} / {kept[attribute]}" for attribute, count in every.most_common())
+        print(f"{split}, clips wrong per attribute, every candidate / kept by the sum: {tally}")
 
 
 if __name__ == "__main__":
