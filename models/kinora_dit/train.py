@@ -294,7 +294,8 @@ def guide_match_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, vi
     as a wrong outline (against ``guide_loss``, which run 18 found the expert fooling). Tried in run 19 (model
     card): 40 % fewer clips of the wrong shape, but objects drawn larger (the features grow with the object), so
     fewer prompts right; not in the shipped recipe. Run 20 added a size guide to those matched: fewer objects drawn
-    too large, but most of the shape gain went too."""
+    too large, but most of the shape gain went too. Run 21 gave each of the four terms run 19's weight: fewer
+    wrong shapes among the candidates, but the guides, matched, no longer chose the right one."""
     terms = []
     for classifier in guides.values():
         with torch.no_grad():
