@@ -123,7 +123,8 @@ def main() -> None:
     for split in splits:
         for index, prompt in enumerate(prompts(split, args.prompts, args.seed)):
             clips = candidates[split][index]
-            verdicts = [verdict_of(read_clip(frames_of(c)), parse_prompt(prompt)) for c in clips]
+            stated = parse_prompt(prompt)
+            verdicts = [verdict_of(read_clip(frames_of(c)), stated) for c in clips]
             right = np.array([all(verdict.values()) for verdict in verdicts])
             score = scores(classifiers, prompt, clips)
             shipped = sum(score[kind] for kind in score if ":" not in kind)
