@@ -295,7 +295,8 @@ def guide_match_loss(guides: dict[str, ShapeClassifier], clean: torch.Tensor, vi
     card): 40 % fewer clips of the wrong shape, but objects drawn larger (the features grow with the object), so
     fewer prompts right; not in the shipped recipe. Run 20 added a size guide to those matched: fewer objects drawn
     too large, but most of the shape gain went too. Run 21 gave each of the four terms run 19's weight: fewer
-    wrong shapes among the candidates, but the guides, matched, no longer chose the right one."""
+    wrong shapes among the candidates, but the guides, matched, no longer chose the right one. Run 22 matched
+    classifiers trained apart from the guides (seed 1): the choice held up better, the first candidate was worse."""
     terms = []
     for classifier in guides.values():
         with torch.no_grad():
